@@ -96,7 +96,8 @@ enum class MountKind {
   kBindReadWrite,  // recursive bind of `source` at `target`, then MS_NOSUID remount
   kProc,           // fresh procfs at `target`, MS_NOSUID|MS_NODEV|MS_NOEXEC
   kTmpfs,          // fresh writable tmpfs at `target`, mode `mode`, MS_NOSUID|MS_NODEV
-  kMask,           // empty tmpfs at `target`, mode `mode`, then remounted read-only
+  kMask,           // empty tmpfs at `target`, mode `mode`; create `create_inside`; then
+                   // remount read-only (MS_RDONLY|MS_NOSUID|MS_NODEV)
 };
 
 struct MountOp {
@@ -104,11 +105,21 @@ struct MountOp {
   std::string source;  // binds: path in the outside view (before pivot_root); else empty
   std::string target;  // path inside the sandbox view ("/" for kBindRoot)
   uint32_t mode = 0;   // kTmpfs / kMask: permission bits of the tmpfs root
+  // kMask only: mountpoints for later binds below the mask (the supervisor
+  // binary), as absolute paths inside the sandbox view. Create the missing
+  // directories (0755) and the last component as an empty file when its
+  // bind source is a file, a directory otherwise, BEFORE the read-only remount.
+  std::vector<std::string> create_inside;
   std::string origin;  // FsNode::origin, for logs
 };
 
 // Applied in order inside the sandbox's mount namespace after making every
 // mount private (MS_REC|MS_PRIVATE on "/"), then pivot_root into the result.
+// Read-only must hold for submounts too: a recursive bind followed by a plain
+// MS_REMOUNT|MS_RDONLY changes only the top mount, so apply it with
+// mount_setattr(AT_RECURSIVE, MOUNT_ATTR_RDONLY) (mount_setattr(2), 5.12), or
+// walk the submounts. Pod submounts (/etc/hosts, emptyDirs) would stay
+// writable otherwise. Every bind and tmpfs gets MS_NOSUID.
 // A target missing from the image: skip the op and log it (only when
 // `path_probe` was not given to compile(); with a probe, missing paths are
 // already removed and listed in SandboxPlan::notes).
