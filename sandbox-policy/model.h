@@ -24,6 +24,8 @@ struct NetworkEndpoint {
   std::string access;
   size_t l7_rule_count = 0;  // number of entries under `rules`
   std::vector<std::string> allowed_ips;
+
+  bool operator==(const NetworkEndpoint&) const = default;
 };
 
 struct NetworkPolicyRule {
@@ -31,6 +33,8 @@ struct NetworkPolicyRule {
   std::string name;  // the rule's own `name`
   std::vector<NetworkEndpoint> endpoints;
   std::vector<std::string> binaries;
+
+  bool operator==(const NetworkPolicyRule&) const = default;
 };
 
 // A resource limit: soft and hard are set to the same value.
@@ -38,6 +42,8 @@ struct Rlimit {
   int resource = 0;    // RLIMIT_* from <sys/resource.h>
   std::string name;    // "nofile"
   uint64_t value = 0;  // unit of the resource; RLIM_INFINITY for unlimited
+
+  bool operator==(const Rlimit&) const = default;
 };
 
 struct Policy {
@@ -47,6 +53,8 @@ struct Policy {
     bool include_workdir = true;
     std::vector<std::string> read_only;   // absolute, normalised, no ".."
     std::vector<std::string> read_write;  // absolute, normalised, no "..", never "/"
+
+    bool operator==(const Filesystem&) const = default;
   } filesystem;
 
   LandlockCompatibility landlock = LandlockCompatibility::kBestEffort;
@@ -54,6 +62,8 @@ struct Policy {
   struct Process {
     std::string run_as_user;   // empty: default user (identity.h)
     std::string run_as_group;  // empty: the user's primary group
+
+    bool operator==(const Process&) const = default;
   } process;
 
   std::vector<NetworkPolicyRule> network_policies;  // sorted by key
@@ -65,6 +75,8 @@ struct Policy {
   struct Seccomp {
     std::vector<std::string> deny;          // syscall names known to libseccomp
     std::vector<std::string> unsafe_allow;  // names from the built-in deny list
+
+    bool operator==(const Seccomp&) const = default;
   } seccomp;
 
   std::vector<Rlimit> limits;  // only the ones the policy sets; never RLIMIT_CORE
@@ -72,6 +84,8 @@ struct Policy {
   NetworkMode network_mode = NetworkMode::kPod;
 
   std::map<std::string, std::string> environment;
+
+  bool operator==(const Policy&) const = default;
 };
 
 // OpenShell's restrictive default (DESIGN.md §5): read-only system paths,
