@@ -142,10 +142,16 @@ PolicyResult<std::vector<GroupEntry>> parse_group(std::string_view text,
 
 PolicyResult<std::optional<std::string>> read_bounded_file(const std::string& path,
                                                            size_t max_bytes) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) {
     if (errno == ENOENT) return std::optional<std::string>();
     return std::unexpected(PolicyError{path, 0, 0, "", std::string("open: ") + strerror(errno)});
+  }
+  // Only regular files: a FIFO would block and a device never ends.
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return std::unexpected(PolicyError{path, 0, 0, "", "not a regular file"});
   }
   std::string data;
   char buf[16384];

@@ -10,6 +10,7 @@
 #include <charconv>
 #include <map>
 #include <set>
+#include <vector>
 
 #include "identity.h"
 #include "policy.pb.h"
@@ -21,6 +22,9 @@ namespace {
 namespace pb = google::protobuf;
 
 constexpr size_t kMaxDepth = 32;  // L7 rules are free-form; bound the recursion
+// YAML aliases share nodes, so a small file can name exponentially many
+// values ("billion laughs"); the walk visits each use, so bound the visits.
+constexpr size_t kMaxValues = 100000;
 
 struct Position {
   int line = 0;
@@ -73,8 +77,11 @@ class Walker {
     positions_.emplace(path, position_of(node.Mark()));
   }
 
+  bool spend() { return ++visited_ <= kMaxValues; }
+
   std::string file_;
   std::map<std::string, Position> positions_;
+  size_t visited_ = 0;
 };
 
 const char* node_kind(const YAML::Node& node) {
@@ -147,6 +154,7 @@ PolicyResult<void> Walker::fill_field(const YAML::Node& node, pb::Message& msg,
                                       size_t depth) {
   remember(path, node);
   if (depth > kMaxDepth) return error(node, path, "nested too deeply");
+  if (!spend()) return error(node, path, "more than " + std::to_string(kMaxValues) + " values");
   if (node.IsNull()) return {};  // `key:` with no value: the field keeps its default
   if (field->is_map()) return fill_map(node, msg, field, path, depth);
   const pb::Reflection* refl = msg.GetReflection();
@@ -285,6 +293,7 @@ PolicyResult<void> Walker::set_scalar(const YAML::Node& node, pb::Message& msg,
 PolicyResult<void> Walker::fill_value(const YAML::Node& node, pb::Value& value,
                                       const std::string& path, size_t depth) {
   if (depth > kMaxDepth) return error(node, path, "nested too deeply");
+  if (!spend()) return error(node, path, "more than " + std::to_string(kMaxValues) + " values");
   switch (node.Type()) {
     case YAML::NodeType::Null:
       value.set_null_value(pb::NULL_VALUE);
@@ -325,7 +334,15 @@ PolicyResult<Policy> load_policy_text(std::string_view text, const std::string& 
   }
   YAML::Node root;
   try {
-    root = YAML::Load(std::string(text));
+    // A second document would be silently ignored by YAML::Load; a policy
+    // is exactly one document.
+    std::vector<YAML::Node> documents = YAML::LoadAll(std::string(text));
+    if (documents.size() > 1) {
+      Position p = position_of(documents[1].Mark());
+      return std::unexpected(
+          PolicyError{file_name, p.line, p.column, "", "more than one YAML document"});
+    }
+    if (!documents.empty()) root = documents[0];
   } catch (const YAML::Exception& e) {
     Position p = position_of(e.mark);
     return std::unexpected(PolicyError{file_name, p.line, p.column, "", e.msg});
@@ -353,6 +370,27 @@ PolicyResult<Policy> load_policy_file(const std::string& path) {
     return std::unexpected(PolicyError{path, 0, 0, "", "no such file"});
   }
   return load_policy_text(**text, path);
+}
+
+PolicyResult<LoadedPolicy> find_and_load_policy(const PolicyLocation& location) {
+  auto named = [](const std::optional<std::string>& v) { return v && !v->empty(); };
+  std::string path;
+  if (named(location.flag_path)) {
+    path = *location.flag_path;
+  } else if (named(location.env_path)) {
+    path = *location.env_path;
+  } else {
+    auto text = read_bounded_file(location.default_path, kMaxPolicyFileBytes);
+    if (!text) return std::unexpected(text.error());
+    if (!text->has_value())
+      return LoadedPolicy{default_policy(location.workdir), "built-in default"};
+    auto policy = load_policy_text(**text, location.default_path);
+    if (!policy) return std::unexpected(policy.error());
+    return LoadedPolicy{std::move(*policy), location.default_path};
+  }
+  auto policy = load_policy_file(path);
+  if (!policy) return std::unexpected(policy.error());
+  return LoadedPolicy{std::move(*policy), path};
 }
 
 }  // namespace openshell::policy

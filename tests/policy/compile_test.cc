@@ -7,6 +7,7 @@
 
 #include "sandbox-policy/landlock_plan.h"
 #include "sandbox-policy/load.h"
+#include "sandbox-policy/report.h"
 #include "test_util.h"
 
 namespace openshell::policy {
@@ -113,6 +114,88 @@ TEST_F(Compile, BadWorkdirIsAnError) {
   auto plan = compile(default_policy("/sandbox"), inputs_);
   ASSERT_FALSE(plan.has_value());
   EXPECT_EQ(plan.error().key, "workdir");
+}
+
+}  // namespace
+}  // namespace openshell::policy
+
+namespace openshell::policy {
+namespace {
+
+TEST(FindPolicy, FlagThenEnvironmentThenWellKnownPathThenDefault) {
+  testing::TempRoot dir;
+  dir.write("flag.yaml", "version: 1\nprocess: {run_as_user: flag}\n");
+  dir.write("env.yaml", "version: 1\nprocess: {run_as_user: env}\n");
+  dir.write("etc.yaml", "version: 1\nprocess: {run_as_user: etc}\n");
+  PolicyLocation loc;
+  loc.flag_path = dir.path() + "/flag.yaml";
+  loc.env_path = dir.path() + "/env.yaml";
+  loc.default_path = dir.path() + "/etc.yaml";
+  auto r = find_and_load_policy(loc);
+  ASSERT_TRUE(r.has_value()) << r.error().to_string();
+  EXPECT_EQ(r->policy.process.run_as_user, "flag");
+  EXPECT_EQ(r->origin, dir.path() + "/flag.yaml");
+
+  loc.flag_path = "";  // empty counts as unset
+  r = find_and_load_policy(loc);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->policy.process.run_as_user, "env");
+
+  loc.env_path.reset();
+  r = find_and_load_policy(loc);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->policy.process.run_as_user, "etc");
+
+  loc.default_path = dir.path() + "/absent.yaml";
+  loc.workdir = "/work";
+  r = find_and_load_policy(loc);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->origin, "built-in default");
+  EXPECT_TRUE(r->policy == default_policy("/work"));
+}
+
+TEST(FindPolicy, NamedFilesMustExistAndBeValid) {
+  testing::TempRoot dir;
+  PolicyLocation loc;
+  loc.env_path = dir.path() + "/absent.yaml";
+  loc.default_path = dir.path() + "/also-absent.yaml";
+  auto r = find_and_load_policy(loc);
+  ASSERT_FALSE(r.has_value());  // never falls back to the default silently
+  EXPECT_EQ(r.error().file, dir.path() + "/absent.yaml");
+
+  dir.write("bad.yaml", "version: 1\nfilesystem_policy:\n  read_write: [/]\n");
+  loc.env_path.reset();
+  loc.default_path = dir.path() + "/bad.yaml";
+  r = find_and_load_policy(loc);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().line, 3);
+}
+
+TEST(DescribePlan, NamesEveryLayerAndHidesEnvironmentValues) {
+  testing::TempRoot root;
+  CompileInputs in;
+  in.image_root = root.path();
+  in.user_environment = {{"SECRET_TOKEN", "hunter2"}};
+  Policy p = default_policy("/sandbox");
+  NetworkPolicyRule rule;
+  rule.key = "github";
+  rule.endpoints.resize(1);
+  p.network_policies.push_back(rule);
+  auto plan = compile(p, in);
+  ASSERT_TRUE(plan.has_value()) << plan.error().to_string();
+  auto lines = describe_plan(*plan);
+  std::string all;
+  for (const auto& l : lines) all += l + "\n";
+  for (const char* part :
+       {"identity: uid 1000 gid 1000", "user namespace: uid_map 1000 1000 1",
+        "mount: bind-root-ro /", "mount: mask /etc/openshell", "landlock: best_effort",
+        "scopes abstract_unix_socket|signal", "landlock: /usr execute|read_file|read_dir",
+        "seccomp: ptrace -> EPERM", "seccomp: clone3 -> ENOSYS", "capabilities: none kept",
+        "rlimits: core=0", "network: pod", "SECRET_TOKEN",
+        "NOT ENFORCED network_policies.github"}) {
+    EXPECT_THAT(all, HasSubstr(part));
+  }
+  EXPECT_THAT(all, ::testing::Not(HasSubstr("hunter2")));
 }
 
 }  // namespace

@@ -325,3 +325,55 @@ TEST(DefaultPolicy, IsOpenShellsRestrictiveDefault) {
 
 }  // namespace
 }  // namespace openshell::policy
+
+namespace openshell::policy {
+namespace {
+
+TEST(LoadHostile, AliasExpansionIsBounded) {
+  // Nine levels of ten aliases: 10^9 values if walked naively.
+  std::string text =
+      "version: 1\nnetwork_policies:\n  a:\n    endpoints:\n      - host: x\n        rules:\n"
+      "          - &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 9; ++i) {
+    std::string prev = "*a" + std::to_string(i - 1);
+    text += "          - &a" + std::to_string(i) + " [";
+    for (int j = 0; j < 10; ++j) text += (j ? ", " : "") + prev;
+    text += "]\n";
+  }
+  PolicyError e = load_error(text);
+  EXPECT_THAT(e.message, HasSubstr("more than 100000 values"));
+}
+
+TEST(LoadHostile, DeepNestingIsAnErrorNotACrash) {
+  PolicyError e = load_error(std::string(100000, '['));
+  EXPECT_EQ(e.file, "policy.yaml");
+  PolicyError e2 = load_error(
+      "version: 1\nnetwork_policies:\n  a:\n    endpoints:\n      - host: x\n        rules: " +
+      std::string(40, '[') + std::string(40, ']') + "\n");
+  EXPECT_THAT(e2.message, HasSubstr("nested too deeply"));
+}
+
+TEST(LoadHostile, SecondDocumentIsRefused) {
+  PolicyError e = load_error("version: 1\n---\nversion: 2\n");
+  EXPECT_THAT(e.message, HasSubstr("more than one YAML document"));
+  EXPECT_EQ(e.line, 3);
+}
+
+TEST(LoadHostile, NonRegularFileIsRefused) {
+  auto p = load_policy_file("/dev/null");
+  ASSERT_FALSE(p.has_value());
+  EXPECT_THAT(p.error().message, HasSubstr("not a regular file"));
+}
+
+TEST(LoadSpellings, JsonWithTabsAndYamlWithCrlfAndBom) {
+  EXPECT_TRUE(load_policy_text(
+                  "{\n\t\"version\": 1,\n\t\"filesystem_policy\": {\"read_only\": [\"/usr\"]}\n}\n",
+                  "p.json")
+                  .has_value());
+  EXPECT_TRUE(load_policy_text("version: 1\r\nprocess:\r\n  run_as_user: sandbox\r\n", "p.yaml")
+                  .has_value());
+  EXPECT_TRUE(load_policy_text("\xEF\xBB\xBFversion: 1\n", "p.yaml").has_value());
+}
+
+}  // namespace
+}  // namespace openshell::policy
