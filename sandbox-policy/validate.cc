@@ -138,6 +138,10 @@ PolicyResult<void> convert_seccomp(const proto::Seccomp& m, Policy& out) {
     if (!is_known_syscall(m.deny(i))) {
       return policy_error(k, "unknown system call '" + m.deny(i) + "'");
     }
+    if (m.deny(i) == "execve") {
+      // The filter is loaded just before execve(2) starts the process.
+      return policy_error(k, "denying execve would stop every sandbox process from starting");
+    }
     if (deny_keys.emplace(m.deny(i), k).second) out.seccomp.deny.push_back(m.deny(i));
   }
   const auto& builtin = default_denied_syscalls();

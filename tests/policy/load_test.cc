@@ -284,6 +284,8 @@ TEST(LoadErrors, ExtensionValues) {
                   39, "capabilities.unsafe_keep[1]", "unknown capability");
   expect_error_at("version: 1\nseccomp:\n  deny: [notasyscall]\n", 3, 10, "seccomp.deny[0]",
                   "unknown system call");
+  expect_error_at("version: 1\nseccomp:\n  deny: [execve]\n", 3, 10, "seccomp.deny[0]",
+                  "execve");
   expect_error_at("version: 1\nseccomp:\n  unsafe_allow: [read]\n", 3, 18,
                   "seccomp.unsafe_allow[0]", "not in the built-in deny list");
   expect_error_at("version: 1\nseccomp:\n  deny: [ptrace]\n  unsafe_allow: [ptrace]\n", 4, 18,
