@@ -284,8 +284,7 @@ TEST(LoadErrors, ExtensionValues) {
                   39, "capabilities.unsafe_keep[1]", "unknown capability");
   expect_error_at("version: 1\nseccomp:\n  deny: [notasyscall]\n", 3, 10, "seccomp.deny[0]",
                   "unknown system call");
-  expect_error_at("version: 1\nseccomp:\n  deny: [execve]\n", 3, 10, "seccomp.deny[0]",
-                  "execve");
+  expect_error_at("version: 1\nseccomp:\n  deny: [execve]\n", 3, 10, "seccomp.deny[0]", "execve");
   expect_error_at("version: 1\nseccomp:\n  unsafe_allow: [read]\n", 3, 18,
                   "seccomp.unsafe_allow[0]", "not in the built-in deny list");
   expect_error_at("version: 1\nseccomp:\n  deny: [ptrace]\n  unsafe_allow: [ptrace]\n", 4, 18,
@@ -375,6 +374,21 @@ TEST(LoadSpellings, JsonWithTabsAndYamlWithCrlfAndBom) {
   EXPECT_TRUE(load_policy_text("version: 1\r\nprocess:\r\n  run_as_user: sandbox\r\n", "p.yaml")
                   .has_value());
   EXPECT_TRUE(load_policy_text("\xEF\xBB\xBFversion: 1\n", "p.yaml").has_value());
+}
+
+}  // namespace
+}  // namespace openshell::policy
+
+namespace openshell::policy {
+namespace {
+
+TEST(LoadFixtures, ExamplePolicyWithEveryKeyLoads) {
+  auto p = load_policy_file(std::string(POLICY_FIXTURES) +
+                            "/../../../sandbox-policy/example-policy.yaml");
+  ASSERT_TRUE(p.has_value()) << p.error().to_string();
+  EXPECT_EQ(p->network_policies.size(), 1u);
+  EXPECT_EQ(p->limits.size(), 1u);
+  EXPECT_EQ(p->environment.at("LANG"), "C.UTF-8");
 }
 
 }  // namespace
