@@ -1,0 +1,916 @@
+// Escape attempts against the real sandbox. Each test starts the real
+// supervisor (PID 1 of a fresh PID namespace, see harness.h) with the probe
+// (probe.cc) as the main process, and asserts the exact outcome the probe
+// reports: the errno a denied call returns, or the signal that killed it.
+// Positive tests show that an agent's ordinary work still works.
+//
+// Security suites never skip quietly: where this kernel lacks a feature a
+// test needs, the test is skipped with the reason, and with
+// OPENSHELL_TESTS_MUST_WORK=1 (tests/run-all.sh) it fails instead.
+#include <fcntl.h>
+#include <grp.h>
+#include <gtest/gtest.h>
+#include <linux/capability.h>
+#include <linux/securebits.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "harness.h"
+
+namespace openshell::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+// The sandbox identity of every test policy (process.run_as_user).
+constexpr uid_t kSandboxUid = 1000;
+constexpr gid_t kSandboxGid = 1000;
+
+// --- Kernel features ---------------------------------------------------------
+
+bool must_work() {
+  const char* value = std::getenv("OPENSHELL_TESTS_MUST_WORK");
+  return value != nullptr && std::string(value) == "1";
+}
+
+// Skips with the reason, or fails where a missing feature must not pass.
+#define REQUIRE_FEATURE(available, reason)                               \
+  do {                                                                   \
+    if (!(available)) {                                                  \
+      if (must_work()) FAIL() << "kernel feature missing: " << (reason); \
+      GTEST_SKIP() << "kernel feature missing: " << (reason);            \
+    }                                                                    \
+  } while (0)
+
+// landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION) returns
+// the ABI (landlock(7)); 444 is its number on every architecture.
+int landlock_abi() {
+  long abi = ::syscall(444, nullptr, 0, 1u);
+  return abi < 0 ? 0 : static_cast<int>(abi);
+}
+
+// Runs `attempt` in a forked child; true when it exits 0.
+template <typename F>
+bool works_in_child(F attempt) {
+  pid_t pid = ::fork();
+  if (pid == 0) ::_exit(attempt() ? 0 : 1);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+bool user_namespaces_work() {
+  return works_in_child([] { return ::unshare(CLONE_NEWUSER) == 0; });
+}
+
+// The i386 ABI is reachable only with CONFIG_IA32_EMULATION (and not
+// disabled by ia32_emulation=0): otherwise int 0x80 raises SIGSEGV before
+// seccomp sees anything.
+bool ia32_emulation_works() {
+  return works_in_child([] {
+    long rc;
+    asm volatile("int $0x80" : "=a"(rc) : "a"(20L) : "memory");  // getpid
+    return rc == ::getpid();
+  });
+}
+
+// --- The world the sandbox is built from ---------------------------------------
+
+std::string probe_binary() {
+  const char* path = std::getenv("ESCAPE_PROBE");
+  if (path == nullptr) throw std::runtime_error("ESCAPE_PROBE is not set");
+  return path;
+}
+
+void must(bool ok, const std::string& what) {
+  if (!ok) throw std::runtime_error(what + ": " + std::strerror(errno));
+}
+
+void copy_binary(const std::string& from, const std::string& to, uid_t owner, mode_t mode) {
+  std::filesystem::copy_file(from, to, std::filesystem::copy_options::overwrite_existing);
+  must(::chown(to.c_str(), owner, owner) == 0, "chown " + to);
+  // chmod after chown: chown(2) clears the set-user-ID bit.
+  must(::chmod(to.c_str(), mode) == 0, "chmod " + to);
+}
+
+// Files and policies shared by every test. They live under /var/tmp, not
+// /tmp: the sandbox's /tmp is a private tmpfs, so nothing under the host's
+// /tmp is visible inside (sandbox-policy/fs_tree.cc).
+struct World {
+  std::string base;            // 0755, removed at the end
+  std::string workdir;         // the sandbox's workdir, owned by the sandbox uid
+  std::string readable;        // granted read-only by the policies: note = "visible"
+  std::string unlisted;        // in no policy: secret = "outside the policy"
+  std::string suid;            // granted read-only: setuid and file-capability copies
+  std::string overlay;         // a mount point for the supervisor-only test
+  std::string policy;          // pod network, hard Landlock, uid 1000
+  std::string policy_none;     // the same with network.mode none
+  std::string policy_root;     // the same with user_namespace.root_in_sandbox
+  std::string policy_secrets;  // the same with /opt and /run readable
+
+  void create() {
+    base = "/var/tmp/openshell-escape-XXXXXX";
+    must(::mkdtemp(base.data()) != nullptr, "mkdtemp");
+    must(::chmod(base.c_str(), 0755) == 0, "chmod " + base);
+    workdir = base + "/work";
+    readable = base + "/readable";
+    unlisted = base + "/unlisted";
+    suid = base + "/suid";
+    overlay = base + "/overlay";
+    for (const auto& dir : {workdir, readable, unlisted, suid, overlay}) {
+      must(::mkdir(dir.c_str(), 0755) == 0, "mkdir " + dir);
+    }
+    must(::chown(workdir.c_str(), kSandboxUid, kSandboxGid) == 0, "chown " + workdir);
+    write_file(readable + "/note", "visible", 0644);
+    write_file(unlisted + "/secret", "outside the policy", 0644);
+    copy_binary(probe_binary(), suid + "/probe-setuid-root", 0, 04755);
+    copy_binary(probe_binary(), suid + "/probe-file-caps", 0, 0755);
+    set_file_capability(suid + "/probe-file-caps", CAP_SYS_ADMIN);
+
+    policy = write_policy("policy.yaml", "pod", false, {});
+    policy_none = write_policy("policy-none.yaml", "none", false, {});
+    policy_root = write_policy("policy-root.yaml", "pod", true, {});
+    policy_secrets = write_policy("policy-secrets.yaml", "pod", false, {"/opt", "/run"});
+  }
+
+  // security.capability, revision 2 (capabilities(7), "File capability
+  // extended attribute versioning"): permitted and effective CAP.
+  static void set_file_capability(const std::string& path, int cap) {
+    vfs_cap_data data{};
+    data.magic_etc = VFS_CAP_REVISION_2 | VFS_CAP_FLAGS_EFFECTIVE;
+    data.data[cap / 32].permitted = 1u << (cap % 32);
+    must(::setxattr(path.c_str(), "security.capability", &data, XATTR_CAPS_SZ_2, 0) == 0,
+         "setxattr security.capability " + path);
+  }
+
+  std::string write_policy(const std::string& name, const std::string& network, bool root,
+                           const std::vector<std::string>& extra_read_only) {
+    std::string probe_dir = std::filesystem::path(probe_binary()).parent_path();
+    std::ostringstream text;
+    text << "version: 1\n"
+         << "filesystem_policy:\n"
+         << "  include_workdir: true\n"
+         << "  read_only: [/usr, /proc, /dev/urandom, /etc, " << probe_dir << ", " << readable
+         << ", " << suid;
+    for (const auto& path : extra_read_only) text << ", " << path;
+    text << "]\n"
+         << "  read_write: [/tmp, /dev/null]\n"
+         << "landlock: {compatibility: hard_requirement}\n"
+         << "network: {mode: " << network << "}\n"
+         << "process: {run_as_user: \"" << kSandboxUid << "\", run_as_group: \"" << kSandboxGid
+         << "\"}\n"
+         << "user_namespace: {root_in_sandbox: " << (root ? "true" : "false") << "}\n";
+    std::string path = base + "/" + name;
+    write_file(path, text.str(), 0644);
+    return path;
+  }
+
+  void destroy() {
+    if (!base.empty()) remove_tree(base);
+  }
+};
+
+World world;
+
+class WorldEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override { world.create(); }
+  void TearDown() override { world.destroy(); }
+};
+
+const auto* const kWorldEnvironment = ::testing::AddGlobalTestEnvironment(new WorldEnvironment);
+
+// --- Running the probe ----------------------------------------------------------
+
+struct ProbeRun {
+  std::string policy = world.policy;
+  bool tty = false;
+  std::string binary = probe_binary();
+  std::function<bool()> before_exec;
+  std::map<std::string, std::string> env;  // added to the supervisor's
+};
+
+struct Report {
+  std::string result;  // "ok", "errno EPERM", "signal 31"
+  std::string detail;
+  RunResult run;
+
+  // detail as KEY=VALUE words (the status and id_maps attempts).
+  std::string field(const std::string& key) const {
+    std::istringstream words(detail);
+    std::string word;
+    while (words >> word) {
+      if (word.starts_with(key + "=")) return word.substr(key.size() + 1);
+    }
+    return "<no " + key + ">";
+  }
+};
+
+std::ostream& operator<<(std::ostream& out, const Report& r) {
+  return out << "result=" << r.result << " detail=" << r.detail << "\n--- stdout\n"
+             << r.run.out << "\n--- stderr\n"
+             << r.run.err;
+}
+
+// The probe's line for `attempt` in what a run printed.
+Report parse_report(const std::string& attempt, RunResult run) {
+  Report report;
+  report.run = std::move(run);
+  std::istringstream lines(report.run.out);
+  std::string line, head = attempt + " result=";
+  while (std::getline(lines, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();  // a terminal's line ends
+    if (!line.starts_with(head)) continue;
+    auto detail = line.find(" detail=");
+    report.result = line.substr(head.size(), detail - head.size());
+    if (detail != std::string::npos) report.detail = line.substr(detail + 8);
+  }
+  if (report.result.empty()) report.result = "<no report>";
+  return report;
+}
+
+// The probe as the main process of a sandbox.
+Report probe(const std::string& attempt, std::vector<std::string> args = {},
+             const ProbeRun& how = {}) {
+  std::vector<std::string> command{how.binary, attempt};
+  command.insert(command.end(), args.begin(), args.end());
+  std::map<std::string, std::string> env = how.env;
+  env["OPENSHELL_WORKDIR"] = world.workdir;
+  Options options;
+  if (how.tty) {
+    std::string json = R"({"version":1,"tty":true,"command":[)";
+    for (size_t i = 0; i < command.size(); ++i) json += (i ? ",\"" : "\"") + command[i] + "\"";
+    env["OPENSHELL_MAIN_PROCESS_SPEC"] = json + "]}";
+    options = supervisor({"--policy", how.policy}, env);
+  } else {
+    std::vector<std::string> argv{"--policy", how.policy, "--"};
+    argv.insert(argv.end(), command.begin(), command.end());
+    options = supervisor(argv, env);
+  }
+  options.before_exec = how.before_exec;
+  return parse_report(attempt, run(options));
+}
+
+// The same binary with no sandbox at all, as the sandbox uid: what the
+// attempt gains where nothing stops it. A control, so that a test cannot
+// pass because its attempt could never have worked.
+Report unsandboxed(const std::string& binary, const std::string& attempt,
+                   std::vector<std::string> args = {}) {
+  Options options;
+  options.argv = {binary, attempt};
+  options.argv.insert(options.argv.end(), args.begin(), args.end());
+  options.new_pid_namespace = false;
+  options.before_exec = [] {
+    return ::setgroups(0, nullptr) == 0 &&
+           ::setresgid(kSandboxGid, kSandboxGid, kSandboxGid) == 0 &&
+           ::setresuid(kSandboxUid, kSandboxUid, kSandboxUid) == 0;
+  };
+  return parse_report(attempt, run(options));
+}
+
+// The probe ran (the supervisor exited with its exit code 0) and reported
+// `expected`.
+::testing::AssertionResult Reports(const Report& report, const std::string& expected) {
+  if (report.run.exit_code == 0 && report.result == expected) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure() << "expected " << expected << ", supervisor exit "
+                                       << report.run.exit_code << ", " << report;
+}
+
+// Every escape test needs the sandbox itself.
+class Escape : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    REQUIRE_FEATURE(user_namespaces_work(), "user namespaces (unshare(CLONE_NEWUSER) fails)");
+    REQUIRE_FEATURE(landlock_abi() >= 1, "Landlock (landlock_create_ruleset fails)");
+  }
+};
+
+class Works : public Escape {};
+
+// --- Processes outside the sandbox and the sandbox init -----------------------
+
+// The sandbox's /proc is its own PID namespace's (proc(5)): the probe sees
+// the sandbox init as PID 1 (named by PR_SET_NAME in sandbox_init.cc, parent
+// 0: nothing above it is visible) and itself, never the supervisor.
+TEST_F(Escape, OnlySandboxProcessesAreVisibleAndPidOneIsTheSandboxInit) {
+  auto report = probe("proc_pids");
+  ASSERT_TRUE(Reports(report, "ok"));
+  std::istringstream entries(report.detail);
+  std::string entry;
+  std::map<std::string, std::string> comm_of;
+  while (entries >> entry) {
+    auto colon = entry.find(':');
+    comm_of[entry.substr(0, colon)] = entry.substr(colon + 1);
+  }
+  EXPECT_EQ(comm_of["1"], "sandbox-init:0") << report;
+  for (const auto& [pid, comm] : comm_of) {
+    if (pid == "1") continue;
+    EXPECT_EQ(comm, "probe:1") << "pid " << pid << " is not the probe: " << report;
+  }
+  EXPECT_EQ(comm_of.size(), 2u) << report;
+}
+
+// kill(-1) reaches every process the caller may signal except itself and
+// init (kill(2)); in the sandbox there is none, so nothing outside is hit.
+TEST_F(Escape, KillingEveryProcessReachesNothing) {
+  auto report = probe("kill_everyone");
+  EXPECT_TRUE(Reports(report, "errno ESRCH"));
+}
+
+// seccomp denies ptrace(2) outright with EPERM; the init is also
+// non-dumpable (sandbox_init.cc).
+TEST_F(Escape, PtraceOfTheSandboxInitIsDenied) {
+  EXPECT_TRUE(Reports(probe("ptrace_init"), "errno EPERM"));
+}
+
+// A forked sibling has the same uid and Landlock domain and is dumpable:
+// only the seccomp deny of ptrace stops the attach.
+TEST_F(Escape, PtraceOfASiblingIsDenied) {
+  EXPECT_TRUE(Reports(probe("ptrace_sibling"), "errno EPERM"));
+}
+
+TEST_F(Escape, ProcessVmReadvOfASiblingIsDenied) {
+  EXPECT_TRUE(Reports(probe("process_vm_readv_sibling"), "errno EPERM"));
+}
+
+// /proc/PID/environ and mem need PTRACE_MODE_READ access to the target;
+// mm_access() turns a refusal into EACCES (fs/proc/base.c). The init is
+// non-dumpable and outside the probe's Landlock domain.
+TEST_F(Escape, TheSandboxInitsEnvironmentCannotBeRead) {
+  EXPECT_TRUE(Reports(probe("read_init_environ"), "errno EACCES"));
+}
+
+TEST_F(Escape, TheSandboxInitsMemoryCannotBeRead) {
+  EXPECT_TRUE(Reports(probe("read_init_mem"), "errno EACCES"));
+}
+
+// The init's fds include the control socket to the supervisor.
+TEST_F(Escape, TheSandboxInitsFileDescriptorsCannotBeListed) {
+  EXPECT_TRUE(Reports(probe("list_init_fds"), "errno EACCES"));
+}
+
+// --- Signals: Landlock's signal scope (ABI 6) ------------------------------------
+
+// The init runs as the same uid, so kill(2)'s permission check alone would
+// allow it; Landlock's LANDLOCK_SCOPE_SIGNAL refuses signals to processes
+// outside the sender's domain with EPERM (landlock.rst, "Scope flags").
+// A forked sibling in the same domain can still be signalled.
+TEST_F(Escape, SignalsToTheSandboxInitAreRefusedByLandlockScope) {
+  REQUIRE_FEATURE(landlock_abi() >= 6,
+                  "Landlock ABI 6 (scopes); kernel has " + std::to_string(landlock_abi()));
+  EXPECT_TRUE(Reports(probe("signal_init"), "errno EPERM"));
+  EXPECT_TRUE(Reports(probe("signal_sibling"), "ok"));
+}
+
+// An abstract unix socket has no file to check permissions on; in network
+// mode pod it is reachable from the sandbox unless Landlock's
+// LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET refuses connect(2) with EPERM.
+TEST_F(Escape, AbstractUnixSocketsOutsideTheSandboxAreRefused) {
+  REQUIRE_FEATURE(landlock_abi() >= 6,
+                  "Landlock ABI 6 (scopes); kernel has " + std::to_string(landlock_abi()));
+  std::string name = "openshell-escape-" + std::to_string(::getpid());
+  int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::memcpy(address.sun_path + 1, name.data(), name.size());
+  auto length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), length), 0);
+  ASSERT_EQ(::listen(listener, 4), 0);
+
+  EXPECT_TRUE(Reports(probe("abstract_connect", {name}), "errno EPERM"));
+  // The same connect inside one sandbox process's domain works.
+  EXPECT_TRUE(Reports(probe("abstract_within", {name + "-inside"}), "ok"));
+  ::close(listener);
+}
+
+// --- Mounts and namespaces: the seccomp deny list ------------------------------------
+
+TEST_F(Escape, MountIsDenied) {
+  EXPECT_TRUE(Reports(probe("mount"), "errno EPERM"));
+}
+
+TEST_F(Escape, UmountIsDenied) {
+  EXPECT_TRUE(Reports(probe("umount"), "errno EPERM"));
+}
+
+TEST_F(Escape, PivotRootIsDenied) {
+  EXPECT_TRUE(Reports(probe("pivot_root"), "errno EPERM"));
+}
+
+TEST_F(Escape, ChrootIsDenied) {
+  EXPECT_TRUE(Reports(probe("chroot"), "errno EPERM"));
+}
+
+// The new mount API (fsopen(2), open_tree(2)) reaches what mount(2) does.
+TEST_F(Escape, TheNewMountApiIsDenied) {
+  EXPECT_TRUE(Reports(probe("fsopen"), "errno EPERM"));
+  EXPECT_TRUE(Reports(probe("open_tree"), "errno EPERM"));
+}
+
+// A new user namespace needs no privilege and would give a full capability
+// set over new mounts and network stacks (user_namespaces(7)).
+TEST_F(Escape, UnshareOfAUserNamespaceIsDenied) {
+  EXPECT_TRUE(Reports(probe("unshare_user"), "errno EPERM"));
+}
+
+TEST_F(Escape, CloneIntoAUserNamespaceIsDenied) {
+  EXPECT_TRUE(Reports(probe("clone_user"), "errno EPERM"));
+}
+
+TEST_F(Escape, UnshareOfMountAndNetworkNamespacesIsDenied) {
+  EXPECT_TRUE(Reports(probe("unshare_mount"), "errno EPERM"));
+  EXPECT_TRUE(Reports(probe("unshare_net"), "errno EPERM"));
+}
+
+TEST_F(Escape, SetnsIntoEveryNamespaceIsDenied) {
+  for (const char* ns : {"mnt", "net", "pid", "ipc", "uts", "user", "cgroup"}) {
+    EXPECT_TRUE(Reports(probe("setns", {ns}), "errno EPERM")) << ns;
+  }
+}
+
+// clone3(2) passes its flags in memory that seccomp cannot read, so it is
+// refused with ENOSYS and glibc falls back to clone(2), whose flags are
+// checked.
+TEST_F(Escape, Clone3ReportsEnosys) {
+  EXPECT_TRUE(Reports(probe("clone3"), "errno ENOSYS"));
+}
+
+// --- Kernel attack surface: the seccomp deny list ----------------------------------
+
+TEST_F(Escape, BpfIsDenied) {
+  EXPECT_TRUE(Reports(probe("bpf"), "errno EPERM"));
+}
+
+TEST_F(Escape, PerfEventOpenIsDenied) {
+  EXPECT_TRUE(Reports(probe("perf_event_open"), "errno EPERM"));
+}
+
+TEST_F(Escape, UserfaultfdIsDenied) {
+  EXPECT_TRUE(Reports(probe("userfaultfd"), "errno EPERM"));
+}
+
+TEST_F(Escape, IoUringSetupIsDenied) {
+  EXPECT_TRUE(Reports(probe("io_uring_setup"), "errno EPERM"));
+}
+
+// A memfd is an executable that never touches a filesystem Landlock sees.
+TEST_F(Escape, MemfdCreateIsDenied) {
+  EXPECT_TRUE(Reports(probe("memfd_create"), "errno EPERM"));
+}
+
+// Kernel keyrings are not namespaced (keyrings(7)).
+TEST_F(Escape, KeyctlAddKeyAndRequestKeyAreDenied) {
+  EXPECT_TRUE(Reports(probe("keyctl"), "errno EPERM"));
+  EXPECT_TRUE(Reports(probe("add_key"), "errno EPERM"));
+  EXPECT_TRUE(Reports(probe("request_key"), "errno EPERM"));
+}
+
+// CVE-2014-3519 ("shocker"): a file handle opens any inode of a mounted
+// filesystem, bypassing the mount view. name_to_handle_at(2) needs no
+// privilege, so its EPERM can only be seccomp's.
+TEST_F(Escape, FileHandlesAreDenied) {
+  EXPECT_TRUE(Reports(probe("open_by_handle_at"), "errno EPERM"));
+  EXPECT_TRUE(Reports(probe("name_to_handle_at"), "errno EPERM"));
+}
+
+TEST_F(Escape, KexecLoadIsDenied) {
+  EXPECT_TRUE(Reports(probe("kexec_load"), "errno EPERM"));
+}
+
+TEST_F(Escape, ModuleCallsAreDenied) {
+  EXPECT_TRUE(Reports(probe("init_module"), "errno EPERM"));
+  EXPECT_TRUE(Reports(probe("finit_module"), "errno EPERM"));
+  EXPECT_TRUE(Reports(probe("delete_module"), "errno EPERM"));
+}
+
+// personality(2) flags that turn off ASLR.
+TEST_F(Escape, PersonalityCannotDisableAslr) {
+  EXPECT_TRUE(Reports(probe("personality_no_aslr"), "errno EPERM"));
+}
+
+// --- Sockets ------------------------------------------------------------------
+
+TEST_F(Escape, PacketSocketsAreDenied) {
+  EXPECT_TRUE(Reports(probe("socket_packet"), "errno EPERM"));
+}
+
+TEST_F(Escape, VsockSocketsAreDenied) {
+  EXPECT_TRUE(Reports(probe("socket_vsock"), "errno EPERM"));
+}
+
+TEST_F(Escape, BluetoothSocketsAreDenied) {
+  EXPECT_TRUE(Reports(probe("socket_bluetooth"), "errno EPERM"));
+}
+
+// netlink(7): only NETLINK_ROUTE, which `ip addr` and getaddrinfo need.
+TEST_F(Escape, NetlinkAuditIsDeniedWhileNetlinkRouteWorks) {
+  EXPECT_TRUE(Reports(probe("socket_netlink_audit"), "errno EPERM"));
+  EXPECT_TRUE(Reports(probe("socket_netlink_route"), "ok"));
+}
+
+// --- seccomp itself ------------------------------------------------------------
+
+// A second filter could hand syscall decisions to another process
+// (SECCOMP_RET_USER_NOTIF, seccomp(2)); both ways of installing one are
+// refused, even an allow-everything filter.
+TEST_F(Escape, ASecondSeccompFilterCannotBeInstalled) {
+  EXPECT_TRUE(Reports(probe("seccomp_filter"), "errno EPERM"));
+  EXPECT_TRUE(Reports(probe("prctl_seccomp"), "errno EPERM"));
+}
+
+// x32 syscalls (number | 0x40000000) would bypass a deny list written for
+// x86_64 numbers: the filter kills the process (SECCOMP_RET_KILL_PROCESS
+// raises SIGSYS, seccomp(2)). This kernel may not even have x32: the
+// filter runs before the syscall table is consulted.
+TEST_F(Escape, AnX32SyscallIsKilled) {
+  EXPECT_TRUE(Reports(probe("x32_syscall"), "signal " + std::to_string(SIGSYS)));
+}
+
+// int 0x80 enters the i386 ABI (AUDIT_ARCH_I386), whose syscall numbers
+// differ: the filter's bad-architecture action kills the process.
+TEST_F(Escape, AnInt80I386SyscallIsKilled) {
+  REQUIRE_FEATURE(ia32_emulation_works(), "IA32 emulation (int 0x80 getpid fails outside)");
+  EXPECT_TRUE(Reports(probe("int80_syscall"), "signal " + std::to_string(SIGSYS)));
+}
+
+// CVE-2017-5226: TIOCSTI pushes input into a terminal that a more
+// privileged reader shares. The probe runs on the supervisor's terminal.
+TEST_F(Escape, TiocstiOnTheTerminalIsDenied) {
+  auto report = probe("tiocsti", {}, {.tty = true});
+  EXPECT_TRUE(Reports(report, "errno EPERM"));
+  EXPECT_EQ(report.detail, "stdin is a terminal") << report;
+}
+
+// --- Identity and capabilities ---------------------------------------------------
+
+// capabilities(7), proc(5): every capability set empty, no_new_privs set,
+// seccomp in filter mode (2) with one filter, the securebits set and
+// locked so that nothing gives capabilities back (SECBIT_NOROOT: root
+// gains none on exec; KEEP_CAPS and NO_SETUID_FIXUP locked off; ambient
+// raise forbidden), no core files (RLIMIT_CORE 0, soft and hard).
+TEST_F(Escape, EveryCapabilitySetIsEmptyAndNoNewPrivsAndSeccompAreOn) {
+  auto report = probe("status");
+  ASSERT_TRUE(Reports(report, "ok"));
+  for (const char* set : {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"}) {
+    EXPECT_EQ(report.field(set), "0000000000000000") << set << ": " << report;
+  }
+  EXPECT_EQ(report.field("NoNewPrivs"), "1") << report;
+  EXPECT_EQ(report.field("Seccomp"), "2") << report;
+  EXPECT_EQ(report.field("Seccomp_filters"), "1") << report;
+  constexpr unsigned kLockedSecurebits =
+      SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP_LOCKED |
+      SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+  EXPECT_EQ(report.field("securebits"), std::to_string(kLockedSecurebits)) << report;
+  EXPECT_EQ(report.field("core"), "0,0") << report;
+}
+
+// The sandbox uid is 1000 inside and outside; uid 0 outside is never mapped
+// (user_namespaces(7): /proc/self/uid_map is "inside outside count").
+TEST_F(Escape, TheSandboxIdentityIsNotRootOutside) {
+  auto status = probe("status");
+  ASSERT_TRUE(Reports(status, "ok"));
+  EXPECT_EQ(status.field("Uid"), "1000,1000,1000,1000") << status;
+  EXPECT_EQ(status.field("Gid"), "1000,1000,1000,1000") << status;
+  auto maps = probe("id_maps");
+  ASSERT_TRUE(Reports(maps, "ok"));
+  EXPECT_EQ(maps.field("uid_map"), "1000,1000,1") << maps;
+}
+
+// root_in_sandbox: uid 0 inside is the sandbox uid outside, and as root it
+// still holds no capability (SECBIT_NOROOT: an exec as uid 0 gains none).
+TEST_F(Escape, RootInsideTheSandboxIsTheSandboxUidOutsideAndHoldsNoCapability) {
+  auto maps = probe("id_maps", {}, {.policy = world.policy_root});
+  ASSERT_TRUE(Reports(maps, "ok"));
+  EXPECT_EQ(maps.field("uid_map"), "0,1000,1") << maps;
+  auto status = probe("status", {}, {.policy = world.policy_root});
+  ASSERT_TRUE(Reports(status, "ok"));
+  EXPECT_EQ(status.field("Uid"), "0,0,0,0") << status;
+  EXPECT_EQ(status.field("CapEff"), "0000000000000000") << status;
+  EXPECT_EQ(status.field("CapPrm"), "0000000000000000") << status;
+  EXPECT_EQ(status.field("CapBnd"), "0000000000000000") << status;
+}
+
+// uid 0 has no mapping in the sandbox's user namespace, so setuid(0) cannot
+// even name it: EINVAL (setuid(2)).
+TEST_F(Escape, SetuidToRootIsImpossible) {
+  EXPECT_TRUE(Reports(probe("setuid_root"), "errno EINVAL"));
+}
+
+// capset(2) cannot add to the permitted set; the bounding set is empty.
+TEST_F(Escape, RaisingCapSysAdminWithCapsetIsDenied) {
+  EXPECT_TRUE(Reports(probe("capset_sys_admin"), "errno EPERM"));
+}
+
+// SECBIT_NO_CAP_AMBIENT_RAISE is set and locked (capabilities(7)).
+TEST_F(Escape, RaisingAnAmbientCapabilityIsDenied) {
+  EXPECT_TRUE(Reports(probe("ambient_raise"), "errno EPERM"));
+}
+
+// Changing securebits needs CAP_SETPCAP, and the bits are locked.
+TEST_F(Escape, ClearingTheSecurebitsIsDenied) {
+  EXPECT_TRUE(Reports(probe("set_securebits"), "errno EPERM"));
+}
+
+// A setuid-root copy of the probe, visible read-only inside. Outside, run
+// by uid 1000, it becomes euid 0. Inside, root outside is not mapped, the
+// view is mounted nosuid, and no_new_privs is set (execve(2)): the exec
+// stays uid 1000 with nothing.
+TEST_F(Escape, ASetuidRootBinaryGainsNothing) {
+  std::string binary = world.suid + "/probe-setuid-root";
+  auto outside = unsandboxed(binary, "status");
+  ASSERT_TRUE(Reports(outside, "ok"));
+  ASSERT_EQ(outside.field("euid"), "0") << "the control: outside, the setuid bit works";
+
+  auto report = probe("status", {}, {.binary = binary});
+  ASSERT_TRUE(Reports(report, "ok"));
+  EXPECT_EQ(report.field("Uid"), "1000,1000,1000,1000") << report;
+  EXPECT_EQ(report.field("euid"), "1000") << report;
+  EXPECT_EQ(report.field("CapEff"), "0000000000000000") << report;
+  EXPECT_EQ(report.field("CapPrm"), "0000000000000000") << report;
+}
+
+// A binary with CAP_SYS_ADMIN in its security.capability attribute.
+// Outside, uid 1000 gains it on exec; inside, the bounding set is empty,
+// the view is nosuid and no_new_privs is set (capabilities(7)).
+TEST_F(Escape, AFileCapabilityBinaryGainsNothing) {
+  std::string binary = world.suid + "/probe-file-caps";
+  char sys_admin[17];
+  std::snprintf(sys_admin, sizeof sys_admin, "%016llx", 1ULL << CAP_SYS_ADMIN);
+  auto outside = unsandboxed(binary, "status");
+  ASSERT_TRUE(Reports(outside, "ok"));
+  ASSERT_EQ(outside.field("CapEff"), sys_admin) << "the control: outside, file caps work";
+
+  auto report = probe("status", {}, {.binary = binary});
+  ASSERT_TRUE(Reports(report, "ok"));
+  EXPECT_EQ(report.field("CapEff"), "0000000000000000") << report;
+  EXPECT_EQ(report.field("CapPrm"), "0000000000000000") << report;
+}
+
+// Nothing of the supervisor's is open in the sandbox: its sockets, the
+// control channel and its files are closed before exec (close_range(2)).
+TEST_F(Escape, NoFileDescriptorOfTheSupervisorReachesTheSandbox) {
+  auto report = probe("own_fds");
+  EXPECT_TRUE(Reports(report, "ok"));
+  EXPECT_EQ(report.detail, "0 1 2");
+}
+
+// Every child of the supervisor starts from a cleared environment
+// (DESIGN.md §4): the supervisor's variables never reach it, the user
+// environment does, less its OPENSHELL_ keys.
+TEST_F(Escape, TheSupervisorsEnvironmentDoesNotReachTheSandbox) {
+  auto report = probe("environment", {},
+                      {.env = {{"SUPERVISOR_ONLY_TOKEN", "s3cret-token"},
+                               {"OPENSHELL_SSH_HOST_KEY_FILE", "/host-key"},
+                               {"OPENSHELL_USER_ENVIRONMENT",
+                                R"({"AGENT_VAR":"given","OPENSHELL_SMUGGLED":"no"})"}}});
+  ASSERT_TRUE(Reports(report, "ok"));
+  std::istringstream words(report.detail);
+  std::string word;
+  std::set<std::string> names;
+  while (words >> word) names.insert(word.substr(0, word.find('=')));
+  EXPECT_TRUE(names.contains("AGENT_VAR")) << report;
+  EXPECT_FALSE(names.contains("SUPERVISOR_ONLY_TOKEN")) << report;
+  for (const auto& name : names) EXPECT_FALSE(name.starts_with("OPENSHELL_")) << report;
+  EXPECT_EQ(report.detail.find("s3cret-token"), std::string::npos) << report;
+}
+
+// --- Files ------------------------------------------------------------------
+
+TEST_F(Escape, WritingToEtcIsRefused) {
+  EXPECT_TRUE(Reports(probe("write", {"/etc/passwd"}), "errno EROFS"));
+  EXPECT_TRUE(Reports(probe("write", {"/etc/escape-new-file"}), "errno EROFS"));
+}
+
+TEST_F(Escape, WritingToUsrIsRefused) {
+  EXPECT_TRUE(Reports(probe("write", {"/usr/bin/escape-new-file"}), "errno EROFS"));
+  EXPECT_TRUE(Reports(probe("mkdir", {"/usr/escape-new-dir"}), "errno EROFS"));
+}
+
+// The probe's own directory is granted read-only.
+TEST_F(Escape, WritingToAReadOnlyPolicyPathIsRefused) {
+  EXPECT_TRUE(Reports(probe("write", {world.readable + "/note"}), "errno EROFS"));
+}
+
+// The fresh /proc is mounted writable and /proc/self/comm is the process's
+// own (proc(5)), but the policy grants /proc read-only: only Landlock
+// refuses the write, with EACCES.
+TEST_F(Escape, LandlockRefusesWritesWhereTheMountAllowsThem) {
+  ASSERT_TRUE(Reports(unsandboxed(probe_binary(), "write", {"/proc/self/comm"}), "ok"))
+      << "the control: outside, a process may rename itself";
+  EXPECT_TRUE(Reports(probe("write", {"/proc/self/comm"}), "errno EACCES"));
+}
+
+// The image root is bound read-only into the view, so this file is
+// present and its mode allows reading: only Landlock, which grants
+// nothing outside the policy's paths, refuses it (landlock(7): EACCES).
+TEST_F(Escape, LandlockRefusesReadsOutsideThePolicyWhereTheMountAllowsThem) {
+  EXPECT_TRUE(Reports(probe("read", {world.unlisted + "/secret"}), "errno EACCES"));
+  EXPECT_TRUE(Reports(probe("list", {world.unlisted}), "errno EACCES"));
+  // Control: the same kind of file under a granted path is read.
+  auto granted = probe("read", {world.readable + "/note"});
+  EXPECT_TRUE(Reports(granted, "ok"));
+  EXPECT_EQ(granted.detail, "visible");
+}
+
+// Supervisor-only paths (DESIGN.md §6) are covered by an empty tmpfs. The
+// test puts secrets there, in a private mount namespace of its own (an
+// overlay over /etc, a tmpfs over /opt and /run, so the machine's own
+// directories are untouched), and grants /opt and /run read-only so that
+// only the mask, not Landlock, hides them.
+bool plant_supervisor_secrets() {
+  auto put = [](const std::string& path, const char* content) {
+    for (size_t at = path.find('/', 1); at != std::string::npos; at = path.find('/', at + 1)) {
+      ::mkdir(path.substr(0, at).c_str(), 0755);
+    }
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return false;
+    bool ok = ::write(fd, content, std::strlen(content)) > 0;
+    ::close(fd);
+    return ok;
+  };
+  std::string upper = world.overlay + "/upper", work = world.overlay + "/work";
+  std::string overlay = "lowerdir=/etc,upperdir=" + upper + ",workdir=" + work;
+  return ::unshare(CLONE_NEWNS) == 0 &&
+         ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 &&
+         ::mount("tmpfs", world.overlay.c_str(), "tmpfs", 0, "mode=0755") == 0 &&
+         ::mkdir(upper.c_str(), 0755) == 0 && ::mkdir(work.c_str(), 0755) == 0 &&
+         ::mount("overlay", "/etc", "overlay", 0, overlay.c_str()) == 0 &&
+         ::mount("tmpfs", "/opt", "tmpfs", 0, "mode=0755") == 0 &&
+         ::mount("tmpfs", "/run", "tmpfs", 0, "mode=0755") == 0 &&
+         put("/etc/openshell/ssh/host-key", "etc-secret") &&
+         put("/opt/openshell/config", "opt-secret") &&
+         put("/run/openshell/control", "run-secret") &&
+         put("/run/secrets/kubernetes.io/serviceaccount/token", "sa-token") &&
+         put("/run/visible", "run-visible");
+}
+
+TEST_F(Escape, SupervisorOnlyPathsAreEmptyInside) {
+  ProbeRun how{.policy = world.policy_secrets, .before_exec = plant_supervisor_secrets};
+  for (const char* secret :
+       {"/etc/openshell/ssh/host-key", "/opt/openshell/config", "/run/openshell/control",
+        "/run/secrets/kubernetes.io/serviceaccount/token",
+        "/var/run/secrets/kubernetes.io/serviceaccount/token"}) {
+    EXPECT_TRUE(Reports(probe("read", {secret}, how), "errno ENOENT")) << secret;
+  }
+  for (const char* dir :
+       {"/etc/openshell", "/opt/openshell", "/run/openshell", "/run/secrets/kubernetes.io"}) {
+    auto listing = probe("list", {dir}, how);
+    EXPECT_TRUE(Reports(listing, "ok")) << dir;
+    EXPECT_EQ(listing.detail, "") << dir << ": " << listing;
+  }
+  // Control: beside the masks, the planted tree is visible.
+  auto visible = probe("read", {"/run/visible"}, how);
+  EXPECT_TRUE(Reports(visible, "ok"));
+  EXPECT_EQ(visible.detail, "run-visible");
+}
+
+// --- The agent's work still works -------------------------------------------------
+
+TEST_F(Works, WritingInTheWorkdirAndTmp) {
+  EXPECT_TRUE(Reports(probe("write", {world.workdir + "/agent-file"}), "ok"));
+  EXPECT_EQ(read_file(world.workdir + "/agent-file"), "escape\n");
+  std::filesystem::remove(world.workdir + "/agent-file");
+  EXPECT_TRUE(Reports(probe("write", {"/tmp/agent-file"}), "ok"));
+  EXPECT_TRUE(Reports(probe("mkdir", {world.workdir + "/agent-dir"}), "ok"));
+  std::filesystem::remove(world.workdir + "/agent-dir");
+}
+
+Options shell(const std::string& script, const std::string& policy = world.policy) {
+  return supervisor({"--policy", policy, "--", "/bin/sh", "-c", script},
+                    {{"OPENSHELL_WORKDIR", world.workdir}});
+}
+
+TEST_F(Works, AShellPipeline) {
+  auto result = run(shell("seq 1 1000 | sort -rn | head -1"));
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out, "1000\n") << result.err;
+}
+
+TEST_F(Works, Python) {
+  REQUIRE_FEATURE(::access("/usr/bin/python3", X_OK) == 0, "/usr/bin/python3 (python3 package)");
+  auto result = run(shell(
+      "/usr/bin/python3 -c 'import os, json, subprocess; "
+      "open(\"py.txt\", \"w\").write(\"x\"); "
+      "print(json.dumps({\"uid\": os.getuid(), \"cwd\": os.getcwd(), "
+      "\"echo\": subprocess.run([\"echo\", \"hi\"], capture_output=True, text=True).stdout}))'"));
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out,
+            "{\"uid\": 1000, \"cwd\": \"" + world.workdir + "\", \"echo\": \"hi\\n\"}\n")
+      << result.err;
+  std::filesystem::remove(world.workdir + "/py.txt");
+}
+
+TEST_F(Works, ForkingTwoHundredChildren) {
+  auto report = probe("fork_many", {"200"});
+  EXPECT_TRUE(Reports(report, "ok"));
+  EXPECT_EQ(report.detail, "200 of 200");
+}
+
+// Network mode pod shares the pod's network namespace: a TCP listener and
+// client on loopback inside the sandbox.
+TEST_F(Works, ATcpSocketOnLoopbackInPodMode) {
+  auto report = probe("tcp_loopback");
+  EXPECT_TRUE(Reports(report, "ok"));
+  EXPECT_NE(report.detail.find("got ping"), std::string::npos) << report;
+}
+
+// Network mode none: a new network namespace whose only interface is lo,
+// up (supervisor/network.cc), with no route anywhere else.
+TEST_F(Works, NetworkModeNoneHasOnlyLoopbackUpAndNoRouteOut) {
+  auto interfaces = probe("interfaces", {}, {.policy = world.policy_none});
+  EXPECT_TRUE(Reports(interfaces, "ok"));
+  EXPECT_EQ(interfaces.detail, "lo:up");
+  EXPECT_TRUE(Reports(probe("route_out", {}, {.policy = world.policy_none}), "errno ENETUNREACH"));
+  auto loopback = probe("tcp_loopback", {}, {.policy = world.policy_none});
+  EXPECT_TRUE(Reports(loopback, "ok"));
+}
+
+// --- Teardown, check ------------------------------------------------------------
+
+// pid of every process whose command line contains `token`.
+std::set<pid_t> processes_with(const std::string& token) {
+  std::set<pid_t> out;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    pid_t pid = static_cast<pid_t>(std::atoi(entry.path().filename().c_str()));
+    if (pid <= 0) continue;
+    std::string cmdline = read_file(entry.path() / "cmdline");
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    if (cmdline.find(token) != std::string::npos) out.insert(pid);
+  }
+  return out;
+}
+
+// When the main process exits, the supervisor kills the sandbox init, and
+// the kernel kills every process of its PID namespace (pid_namespaces(7)),
+// even ones that left the main process's session and process group. The
+// supervisor runs here in the test's PID namespace, not a fresh one, so
+// that nothing but the sandbox's own teardown can end them.
+TEST_F(Works, NoProcessOfTheSandboxSurvivesTheMainProcess) {
+  // The token is in the sleeps' command lines, not in the script's.
+  std::string suffix = "." + std::to_string(::getpid());
+  std::string token = "86399" + suffix;
+  auto options = shell("n=$((86000 + 399)); sleep $n" + suffix + " & sleep $n" + suffix +
+                       " & (setsid sleep $n" + suffix +
+                       " &); echo ready; while [ ! -e go ]; do sleep 0.05; done");
+  options.new_pid_namespace = false;
+  Running supervisor(options);
+  ASSERT_TRUE(supervisor.read_until("ready", 20s));
+  // Give the detached sleep its moment to exec.
+  for (int i = 0; i < 100 && processes_with(token).size() < 3; ++i) ::usleep(20'000);
+  auto sandbox = descendants(supervisor.pid());
+  EXPECT_EQ(processes_with(token).size(), 3u);
+  EXPECT_GE(sandbox.size(), 5u) << "init, shell, three sleeps";
+
+  write_file(world.workdir + "/go", "");
+  auto result = supervisor.wait(20s);
+  std::filesystem::remove(world.workdir + "/go");
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(processes_with(token).empty());
+  for (pid_t pid : sandbox) {
+    EXPECT_FALSE(std::filesystem::exists("/proc/" + std::to_string(pid))) << "pid " << pid;
+  }
+}
+
+// One line per layer, each "enforced" with network mode none and Landlock
+// as a hard requirement (DESIGN.md §6, `check`).
+TEST_F(Works, CheckReportsEveryLayerEnforced) {
+  auto result = run(
+      supervisor({"check", "--policy", world.policy_none}, {{"OPENSHELL_WORKDIR", world.workdir}}));
+  EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
+  std::map<std::string, std::string> layers;
+  std::istringstream lines(result.out);
+  std::string line;
+  while (std::getline(lines, line)) {
+    auto space = line.find(' ');
+    if (space == std::string::npos) continue;
+    layers[line.substr(0, space)] = line.substr(line.find_first_not_of(' ', space));
+  }
+  for (const char* layer : {"user-ns", "mount-ns", "pid-ns", "ipc/uts-ns", "network",
+                            "capabilities", "no_new_privs", "landlock", "seccomp"}) {
+    EXPECT_TRUE(layers[layer].starts_with("enforced")) << layer << ": " << result.out;
+  }
+  EXPECT_NE(layers["landlock"].find("ABI " + std::to_string(landlock_abi())), std::string::npos)
+      << result.out;
+}
+
+}  // namespace
+}  // namespace openshell::test
