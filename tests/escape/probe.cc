@@ -560,7 +560,18 @@ Outcome fork_many(int count) {
 // seccomp action cache (Linux 5.11) may skip the filter for it; prctl(2)
 // with PR_GET_DUMPABLE is as cheap, but the filter inspects prctl's first
 // argument (PR_SET_SECCOMP is denied), so every call runs the BPF program.
-Outcome syscall_loop(const char* name, long count) {
+//
+// With a third argument "allow-all-filter" the loop first installs a
+// one-instruction filter that allows everything: the kernel's cost of
+// having any filter at all, for comparison with the sandbox's.
+Outcome syscall_loop(const char* name, long count, const char* filter) {
+  if (filter != nullptr) {
+    if (std::strcmp(filter, "allow-all-filter") != 0) return failed(EINVAL, filter);
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &allow_all_program) != 0) {
+      return failed(errno, "install the allow-all filter");
+    }
+  }
   long (*call)();
   if (std::strcmp(name, "getppid") == 0) {
     call = [] { return ::syscall(SYS_getppid); };
@@ -682,7 +693,8 @@ const Attempt kAttempts[] = {
     {"interfaces", 0, [](char**) { return interfaces(); }},
     {"route_out", 0, [](char**) { return route_out(); }},
     {"fork_many", 1, [](char** a) { return fork_many(std::atoi(a[0])); }},
-    {"syscall_loop", 2, [](char** a) { return syscall_loop(a[0], std::atol(a[1])); }},
+    // a[2] is the optional filter argument, or argv's terminating null.
+    {"syscall_loop", 2, [](char** a) { return syscall_loop(a[0], std::atol(a[1]), a[2]); }},
 };
 
 std::string result_text(const Outcome& out) {
