@@ -206,6 +206,19 @@ Outcome clone_flags(unsigned long flags) {
   return from(pid);
 }
 
+// unshare(2) of the namespace that /proc/self/ns calls `name`.
+Outcome unshare_named(const char* name) {
+  constexpr std::pair<const char*, int> kFlags[] = {
+      {"user", CLONE_NEWUSER},     {"mnt", CLONE_NEWNS},    {"net", CLONE_NEWNET},
+      {"pid", CLONE_NEWPID},       {"ipc", CLONE_NEWIPC},   {"uts", CLONE_NEWUTS},
+      {"cgroup", CLONE_NEWCGROUP}, {"time", CLONE_NEWTIME},
+  };
+  for (const auto& [known, flag] : kFlags) {
+    if (std::strcmp(known, name) == 0) return from(::unshare(flag));
+  }
+  return failed(EINVAL, std::string("unknown namespace ") + name);
+}
+
 Outcome setns_to(const char* name) {
   std::string path = std::string("/proc/self/ns/") + name;
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -618,9 +631,7 @@ const Attempt kAttempts[] = {
     {"fsopen", 0, [](char**) { return fd_syscall(::syscall(SYS_fsopen, "tmpfs", 0)); }},
     {"open_tree", 0,
      [](char**) { return fd_syscall(::syscall(SYS_open_tree, AT_FDCWD, "/", OPEN_TREE_CLONE)); }},
-    {"unshare_user", 0, [](char**) { return from(::unshare(CLONE_NEWUSER)); }},
-    {"unshare_mount", 0, [](char**) { return from(::unshare(CLONE_NEWNS)); }},
-    {"unshare_net", 0, [](char**) { return from(::unshare(CLONE_NEWNET)); }},
+    {"unshare", 1, [](char** a) { return unshare_named(a[0]); }},
     {"clone_user", 0, [](char**) { return clone_flags(CLONE_NEWUSER); }},
     {"setns", 1, [](char** a) { return setns_to(a[0]); }},
     {"clone3", 0, [](char**) { return clone3(); }},
