@@ -368,6 +368,26 @@ TEST_F(Escape, TheSandboxInitsFileDescriptorsCannotBeListed) {
   EXPECT_TRUE(Reports(probe("list_init_fds"), "errno EACCES"));
 }
 
+// The init's fd 3 is its control socket to the supervisor. pidfd_getfd(2)
+// needs PTRACE_MODE_ATTACH_REALCREDS over the target, refused with EPERM:
+// the init is non-dumpable and outside the probe's Landlock domain.
+TEST_F(Escape, TheSandboxInitsControlSocketCannotBeTakenWithPidfdGetfd) {
+  EXPECT_TRUE(Reports(probe("pidfd_getfd_init"), "errno EPERM"));
+}
+
+// With root_in_sandbox the probe runs as uid 0 inside, the uid of the init
+// itself, so no uid check protects the init: its non-dumpable flag (which
+// asks for CAP_SYS_PTRACE in the pod's user namespace, where the probe has
+// none) and the Landlock domain must.
+TEST_F(Escape, TheSandboxInitIsUnreachableFromRootInsideToo) {
+  ProbeRun root{.policy = world.policy_root};
+  EXPECT_TRUE(Reports(probe("read_init_environ", {}, root), "errno EACCES"));
+  EXPECT_TRUE(Reports(probe("read_init_mem", {}, root), "errno EACCES"));
+  EXPECT_TRUE(Reports(probe("list_init_fds", {}, root), "errno EACCES"));
+  EXPECT_TRUE(Reports(probe("pidfd_getfd_init", {}, root), "errno EPERM"));
+  EXPECT_TRUE(Reports(probe("ptrace_init", {}, root), "errno EPERM"));
+}
+
 // --- Signals: Landlock's signal scope (ABI 6) ------------------------------------
 
 // The init runs as the same uid, so kill(2)'s permission check alone would
@@ -378,6 +398,7 @@ TEST_F(Escape, SignalsToTheSandboxInitAreRefusedByLandlockScope) {
   REQUIRE_FEATURE(landlock_abi() >= 6,
                   "Landlock ABI 6 (scopes); kernel has " + std::to_string(landlock_abi()));
   EXPECT_TRUE(Reports(probe("signal_init"), "errno EPERM"));
+  EXPECT_TRUE(Reports(probe("pidfd_signal_init"), "errno EPERM"));
   EXPECT_TRUE(Reports(probe("signal_sibling"), "ok"));
 }
 

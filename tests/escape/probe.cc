@@ -188,6 +188,28 @@ Outcome read_proc(const char* path) {
   return ok(std::to_string(n) + " bytes");
 }
 
+// pidfd_getfd(2) copies a descriptor out of another process; the init's
+// fd 3 is its control socket to the supervisor.
+Outcome pidfd_getfd_init() {
+  long pidfd = ::syscall(SYS_pidfd_open, 1, 0);
+  if (pidfd < 0) return failed(errno, "pidfd_open");
+  long fd = ::syscall(SYS_pidfd_getfd, pidfd, 3, 0);
+  if (fd >= 0) ::close(static_cast<int>(fd));
+  ::close(static_cast<int>(pidfd));
+  return from(fd);
+}
+
+// A signal through a pidfd, the other way to kill(2) (pidfd_send_signal(2)).
+Outcome pidfd_signal_init() {
+  long pidfd = ::syscall(SYS_pidfd_open, 1, 0);
+  if (pidfd < 0) return failed(errno, "pidfd_open");
+  long rc = ::syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, nullptr, 0);
+  int err = errno;
+  ::close(static_cast<int>(pidfd));
+  errno = err;
+  return from(rc);
+}
+
 // --- Signals ----------------------------------------------------------------
 
 Outcome signal_sibling() {
@@ -618,6 +640,8 @@ const Attempt kAttempts[] = {
     {"ptrace_init", 0, [](char**) { return ptrace_pid(1); }},
     {"ptrace_sibling", 0, [](char**) { return ptrace_sibling(); }},
     {"process_vm_readv_sibling", 0, [](char**) { return process_vm_readv_sibling(); }},
+    {"pidfd_getfd_init", 0, [](char**) { return pidfd_getfd_init(); }},
+    {"pidfd_signal_init", 0, [](char**) { return pidfd_signal_init(); }},
     {"kill_everyone", 0, [](char**) { return from(::kill(-1, SIGKILL)); }},
     {"signal_init", 0, [](char**) { return from(::kill(1, 0)); }},
     {"signal_sibling", 0, [](char**) { return signal_sibling(); }},
