@@ -84,9 +84,23 @@ Channel::Feed Channel::feed(LoopFd& fd, ByteQueue& queue, std::size_t& backlog) 
   }
 }
 
+namespace {
+int write_channel(ssh_channel channel, const char* data, std::size_t len, bool to_stderr) {
+  auto n = static_cast<uint32_t>(len);
+  return to_stderr ? ssh_channel_write_stderr(channel, data, n) : ssh_channel_write(channel, data, n);
+}
+}  // namespace
+
 Channel::Drain Channel::drain(LoopFd& fd, bool to_stderr) {
-  if (!fd.is_open()) return Drain::eof;
   ssh_session session = ssh_channel_get_session(channel_.get());
+  std::string& carry = carry_[to_stderr ? 1 : 0];
+  if (!carry.empty()) {
+    int written = write_channel(channel_.get(), carry.data(), carry.size(), to_stderr);
+    if (written < 0) return Drain::eof;  // the session is failing
+    carry.erase(0, static_cast<std::size_t>(written));
+    if (!carry.empty()) return Drain::waiting;
+  }
+  if (!fd.is_open()) return Drain::eof;
   char buf[64 * 1024];
   for (int rounds = 0; rounds < 16; ++rounds) {
     // Stop while libssh still holds unsent bytes: the socket's writability
@@ -96,9 +110,14 @@ Channel::Drain Channel::drain(LoopFd& fd, bool to_stderr) {
     if (window == 0) return Drain::waiting;  // the peer's WINDOW_ADJUST pumps again
     ssize_t n = ::read(fd.get(), buf, std::min(window, sizeof buf));
     if (n > 0) {
-      int written = to_stderr ? ssh_channel_write_stderr(channel_.get(), buf, static_cast<uint32_t>(n))
-                              : ssh_channel_write(channel_.get(), buf, static_cast<uint32_t>(n));
-      if (written != n) return Drain::eof;  // the session is failing
+      int written = write_channel(channel_.get(), buf, static_cast<std::size_t>(n), to_stderr);
+      if (written < 0) return Drain::eof;  // the session is failing
+      if (written < n) {
+        // A re-exchange started: keep the rest, the connection pumps again
+        // once it is over.
+        carry.assign(buf + written, static_cast<std::size_t>(n - written));
+        return Drain::waiting;
+      }
       continue;
     }
     if (n < 0 && errno == EINTR) continue;

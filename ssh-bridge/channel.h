@@ -6,6 +6,7 @@
 #include <libssh/callbacks.h>
 
 #include <memory>
+#include <string>
 
 #include "handles.h"
 #include "loop_fd.h"
@@ -55,6 +56,9 @@ class Channel : public std::enable_shared_from_this<Channel> {
   Drain drain(LoopFd& fd, bool to_stderr);
   // Read the pipe or pty after the process exited: EAGAIN counts as EOF.
   bool drain_eagain_is_eof_ = false;
+  // Bytes read but not yet taken by libssh, which accepts nothing while a
+  // key re-exchange runs (RFC 4253 §9); sent before anything newer.
+  std::string carry_[2];
 
   Connection& connection_;
   ChannelPtr channel_;
