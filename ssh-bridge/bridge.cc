@@ -210,7 +210,14 @@ void Bridge::stop() {
   boost::system::error_code ignored;
   if (impl_->tcp) impl_->tcp->close(ignored);
   if (impl_->local) impl_->local->close(ignored);
-  for (auto& [id, connection] : impl_->context.connections) connection->close("server stopping");
+  // Synchronously: the caller may stop the loop right after, and every
+  // session's processes must have had their SIGHUP by then.
+  std::vector<std::shared_ptr<Connection>> connections;
+  for (auto& [id, connection] : impl_->context.connections) connections.push_back(connection);
+  for (auto& connection : connections) {
+    connection->close("server stopping");
+    connection->teardown();
+  }
 }
 
 std::vector<std::string> Bridge::listening() const {
