@@ -97,7 +97,9 @@ enum class MountKind {
   kProc,           // fresh procfs at `target`, MS_NOSUID|MS_NODEV|MS_NOEXEC
   kTmpfs,          // fresh writable tmpfs at `target`, mode `mode`, MS_NOSUID|MS_NODEV
   kMask,           // empty tmpfs at `target`, mode `mode`; create `create_inside`; then
-                   // remount read-only (MS_RDONLY|MS_NOSUID|MS_NODEV)
+                   // remount read-only (MS_RDONLY|MS_NOSUID|MS_NODEV). A target that
+                   // no longer exists is already hidden by an earlier mask (/var/run
+                   // is usually a symlink to /run): skip it
 };
 
 struct MountOp {
