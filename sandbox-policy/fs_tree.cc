@@ -134,6 +134,14 @@ PolicyResult<FsTree> build_fs_tree(const Policy& policy, const CompileInputs& in
       if (parent.source != FsSource::kBind && parent.access != FsAccess::kMasked &&
           path_is_within(path, parent.path)) {
         node.source = parent.source;
+        // Landlock rules add up (a rule beneath a writable one cannot take
+        // write access away, landlock(7)), and without a bind no mount can:
+        // the entry would be silently writable.
+        if (node.access == FsAccess::kReadOnly && parent.access == FsAccess::kReadWrite) {
+          return policy_error(node.origin, "'" + path + "' cannot be read-only inside " +
+                                               parent.path + " (" + parent.origin +
+                                               "), which is a fresh writable mount");
+        }
       }
     }
     tree.nodes.push_back(std::move(node));
