@@ -13,9 +13,7 @@ struct Error {
   std::string what;  // "open /etc/openshell/policy.yaml"
   int err = 0;       // errno, 0 when not a system error
 
-  std::string message() const {
-    return err == 0 ? what : what + ": " + std::strerror(err);
-  }
+  std::string message() const { return err == 0 ? what : what + ": " + std::strerror(err); }
 };
 
 template <typename T>

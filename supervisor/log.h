@@ -42,10 +42,20 @@ using Fields = std::initializer_list<Field>;
 void write(Level level, std::string_view message, Fields fields);
 bool enabled(Level level);
 
-inline void trace(std::string_view m, Fields f = {}) { write(Level::trace, m, f); }
-inline void debug(std::string_view m, Fields f = {}) { write(Level::debug, m, f); }
-inline void info(std::string_view m, Fields f = {}) { write(Level::info, m, f); }
-inline void warn(std::string_view m, Fields f = {}) { write(Level::warn, m, f); }
-inline void error(std::string_view m, Fields f = {}) { write(Level::error, m, f); }
+inline void trace(std::string_view m, Fields f = {}) {
+  write(Level::trace, m, f);
+}
+inline void debug(std::string_view m, Fields f = {}) {
+  write(Level::debug, m, f);
+}
+inline void info(std::string_view m, Fields f = {}) {
+  write(Level::info, m, f);
+}
+inline void warn(std::string_view m, Fields f = {}) {
+  write(Level::warn, m, f);
+}
+inline void error(std::string_view m, Fields f = {}) {
+  write(Level::error, m, f);
+}
 
 }  // namespace openshell::log

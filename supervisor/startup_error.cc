@@ -12,14 +12,22 @@ namespace openshell {
 
 std::string_view stage_name(Stage stage) {
   switch (stage) {
-    case Stage::input: return "input";
-    case Stage::ssh: return "ssh";
-    case Stage::sandbox: return "sandbox";
-    case Stage::sandbox_setup: return "sandbox-setup";
-    case Stage::event_loop: return "event-loop";
-    case Stage::copy_self: return "copy-self";
-    case Stage::exec_denied: return "exec";
-    case Stage::exec_missing: return "exec";
+    case Stage::input:
+      return "input";
+    case Stage::ssh:
+      return "ssh";
+    case Stage::sandbox:
+      return "sandbox";
+    case Stage::sandbox_setup:
+      return "sandbox-setup";
+    case Stage::event_loop:
+      return "event-loop";
+    case Stage::copy_self:
+      return "copy-self";
+    case Stage::exec_denied:
+      return "exec";
+    case Stage::exec_missing:
+      return "exec";
   }
   return "unknown";
 }
@@ -39,12 +47,10 @@ void die_at(Stage stage, std::string_view cause) {
   line += stage_name(stage);
   line += ": ";
   line += cause;
-  log::error("startup failed", {{"stage", stage_name(stage)},
-                                {"cause", cause},
-                                {"exit_code", static_cast<int>(stage)}});
-  std::string with_newline = line + "\n";
-  ssize_t ignored = ::write(STDERR_FILENO, with_newline.data(), with_newline.size());
-  (void)ignored;
+  // stderr carries only JSON records; the diagnosis is one of them.
+  log::error(
+      line,
+      {{"stage", stage_name(stage)}, {"cause", cause}, {"exit_code", static_cast<int>(stage)}});
   write_termination_message("/dev/termination-log", line);
   std::_Exit(static_cast<int>(stage));
 }

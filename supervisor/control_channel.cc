@@ -1,0 +1,94 @@
+#include "control_channel.h"
+
+#include <sys/socket.h>
+
+#include <cstring>
+#include <string>
+
+namespace openshell::control {
+
+Result<std::pair<UniqueFd, UniqueFd>> make_channel() {
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
+    return fail_errno("socketpair(SOCK_SEQPACKET)");
+  }
+  UniqueFd a(pair[0]), b(pair[1]);
+  // A message must fit the send buffer whole (SOCK_SEQPACKET, unix(7)).
+  int size = static_cast<int>(kMaxMessageBytes * 2);
+  ::setsockopt(a.get(), SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+  ::setsockopt(b.get(), SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+  return std::pair{std::move(a), std::move(b)};
+}
+
+Result<void> send_message(int fd, const google::protobuf::MessageLite& message,
+                          std::span<const int> fds) {
+  std::string bytes;
+  if (!message.SerializeToString(&bytes)) return fail("serialize control message");
+  if (bytes.size() > kMaxMessageBytes) {
+    return fail("control message of " + std::to_string(bytes.size()) + " bytes exceeds " +
+                std::to_string(kMaxMessageBytes));
+  }
+  if (fds.size() > kMaxFds) return fail("too many fds for one control message");
+
+  iovec iov{bytes.data(), bytes.size()};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)] = {};
+  if (!fds.empty()) {
+    msg.msg_control = control;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
+    cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+    std::memcpy(CMSG_DATA(cmsg), fds.data(), sizeof(int) * fds.size());
+  }
+  // An empty message still sends one record (SEQPACKET keeps boundaries), so
+  // a protobuf with all defaults is fine.
+  while (true) {
+    ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+    if (n >= 0) return {};
+    if (errno != EINTR) return fail_errno("sendmsg on the control socket");
+  }
+}
+
+Result<Received> receive_message(int fd, google::protobuf::MessageLite& message,
+                                 std::vector<UniqueFd>& fds, bool nonblocking) {
+  static thread_local std::string buffer(kMaxMessageBytes + 1, '\0');
+  iovec iov{buffer.data(), buffer.size()};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * (kMaxFds + 1))] = {};
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+
+  ssize_t n;
+  do {
+    n = ::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | (nonblocking ? MSG_DONTWAIT : 0));
+  } while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Received::would_block;
+  if (n < 0) return fail_errno("recvmsg on the control socket");
+
+  // Take ownership of every fd first, so none leaks on the error paths.
+  fds.clear();
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; ++i) {
+      int received;
+      std::memcpy(&received, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+      fds.emplace_back(received);
+    }
+  }
+  if (n == 0 && fds.empty()) return Received::closed;
+  if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) return fail("truncated control message");
+  if (fds.size() > kMaxFds) return fail("too many fds in a control message");
+  if (!message.ParseFromArray(buffer.data(), static_cast<int>(n))) {
+    return fail("malformed control message");
+  }
+  return Received::message;
+}
+
+}  // namespace openshell::control

@@ -1,0 +1,184 @@
+#include "main_process.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "log.h"
+
+namespace openshell {
+namespace {
+
+// Writes of at most PIPE_BUF bytes to a pipe that polled writable do not
+// block (pipe(7)); the supervisor's stdout is never switched to O_NONBLOCK
+// because that flag would leak to whoever shares the file description.
+constexpr size_t kWriteChunk = 4096;
+constexpr size_t kMaxPendingOutput = 1 << 20;
+
+// Asio cannot watch fds epoll refuses (regular files, /dev/null).
+std::optional<boost::asio::posix::stream_descriptor> watch(boost::asio::io_context& io, int fd) {
+  UniqueFd copy(::fcntl(fd, F_DUPFD_CLOEXEC, 3));
+  if (!copy) return std::nullopt;
+  boost::asio::posix::stream_descriptor descriptor(io);
+  boost::system::error_code ec;
+  descriptor.assign(copy.get(), ec);
+  if (ec) return std::nullopt;
+  copy.release();
+  return descriptor;
+}
+
+void write_all_blocking(int fd, const char* data, size_t size) {
+  while (size > 0) {
+    ssize_t n = ::write(fd, data, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // stdout is gone; the output has nowhere to go
+    data += n;
+    size -= static_cast<size_t>(n);
+  }
+}
+
+}  // namespace
+
+void MainProcess::start(MainLaunch launch, std::function<void(const Error&)> on_failed,
+                        std::function<void(int)> on_exit) {
+  tty_ = launch.tty;
+  control::SpawnRequest request;
+  for (auto& arg : launch.argv) request.add_argv(std::move(arg));
+  for (auto& entry : launch.env) request.add_env(std::move(entry));
+  request.set_cwd(launch.cwd);
+  request.set_tty(tty_);
+
+  std::vector<UniqueFd> fds;
+  if (tty_) {
+    auto pty = open_pty();
+    if (!pty) {
+      on_failed(pty.error());
+      return;
+    }
+    if (auto size = window_size(STDIN_FILENO)) set_window_size(pty->master.get(), *size);
+    fds.push_back(std::move(pty->slave));
+    master_.emplace(io_, pty->master.release());
+    stdin_ = watch(io_, STDIN_FILENO);
+    stdout_ = watch(io_, STDOUT_FILENO);
+    raw_mode_.emplace(STDIN_FILENO);
+  } else {
+    for (int fd = 0; fd < 3; ++fd) {
+      UniqueFd copy(::fcntl(fd, F_DUPFD_CLOEXEC, 3));
+      if (!copy) copy.reset(::open("/dev/null", O_RDWR | O_CLOEXEC));
+      fds.push_back(std::move(copy));
+    }
+  }
+
+  SpawnCallbacks callbacks;
+  callbacks.started = [this](pid_t pid) {
+    log::info("main process started", {{"pid_in_sandbox", static_cast<int>(pid)}, {"tty", tty_}});
+    if (tty_) {
+      read_terminal();
+      if (stdin_) read_input();
+    }
+  };
+  callbacks.failed = [this, on_failed](const Error& error) {
+    raw_mode_.reset();
+    on_failed(error);
+  };
+  callbacks.exited = [this, on_exit](int status) {
+    flush_output();
+    raw_mode_.reset();
+    on_exit(status);
+  };
+  id_ = sandbox_.spawn(std::move(request), std::move(fds), std::move(callbacks));
+}
+
+void MainProcess::signal(int signo) {
+  if (id_) sandbox_.signal(*id_, signo, /*group=*/true);
+}
+
+void MainProcess::sync_window_size() {
+  if (!master_) return;
+  if (auto size = window_size(STDIN_FILENO)) set_window_size(master_->native_handle(), *size);
+}
+
+void MainProcess::read_terminal() {
+  if (!master_ || reading_paused_) return;
+  master_->async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                      [this](const boost::system::error_code& ec) {
+                        if (ec || !master_) return;
+                        char buffer[16384];
+                        ssize_t n = ::read(master_->native_handle(), buffer, sizeof buffer);
+                        if (n > 0) {
+                          output(buffer, static_cast<size_t>(n));
+                        } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+                          return;  // EIO: every slave fd is closed
+                        }
+                        read_terminal();
+                      });
+}
+
+void MainProcess::read_input() {
+  stdin_->async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                     [this](const boost::system::error_code& ec) {
+                       if (ec || !master_) return;
+                       char buffer[4096];
+                       ssize_t n = ::read(stdin_->native_handle(), buffer, sizeof buffer);
+                       if (n < 0 && errno == EINTR) return read_input();
+                       if (n <= 0) return;  // end of input: the terminal stays open
+                       // The master is non-blocking; a full input queue drops
+                       // keystrokes rather than stalling the supervisor.
+                       ssize_t ignored =
+                           ::write(master_->native_handle(), buffer, static_cast<size_t>(n));
+                       (void)ignored;
+                       read_input();
+                     });
+}
+
+void MainProcess::output(const char* data, size_t size) {
+  if (!stdout_) {
+    write_all_blocking(STDOUT_FILENO, data, size);
+    return;
+  }
+  pending_output_.emplace_back(data, size);
+  pending_bytes_ += size;
+  if (pending_bytes_ > kMaxPendingOutput) reading_paused_ = true;  // back-pressure the terminal
+  write_output();
+}
+
+void MainProcess::write_output() {
+  if (writing_ || pending_output_.empty() || !stdout_) return;
+  writing_ = true;
+  stdout_->async_wait(boost::asio::posix::stream_descriptor::wait_write,
+                      [this](const boost::system::error_code& ec) {
+                        writing_ = false;
+                        if (ec) return;
+                        auto& front = pending_output_.front();
+                        size_t chunk = std::min(front.size(), kWriteChunk);
+                        ssize_t n = ::write(stdout_->native_handle(), front.data(), chunk);
+                        if (n < 0 && errno != EINTR && errno != EAGAIN) {
+                          pending_output_.clear();  // stdout is gone
+                          pending_bytes_ = 0;
+                        } else if (n > 0) {
+                          front.erase(0, static_cast<size_t>(n));
+                          pending_bytes_ -= static_cast<size_t>(n);
+                          if (front.empty()) pending_output_.pop_front();
+                        }
+                        if (reading_paused_ && pending_bytes_ < kMaxPendingOutput / 2) {
+                          reading_paused_ = false;
+                          read_terminal();
+                        }
+                        write_output();
+                      });
+}
+
+void MainProcess::flush_output() {
+  if (master_) {
+    char buffer[16384];
+    ssize_t n;
+    while ((n = ::read(master_->native_handle(), buffer, sizeof buffer)) > 0) {
+      pending_output_.emplace_back(buffer, static_cast<size_t>(n));
+    }
+  }
+  for (const auto& chunk : pending_output_)
+    write_all_blocking(STDOUT_FILENO, chunk.data(), chunk.size());
+  pending_output_.clear();
+  pending_bytes_ = 0;
+}
+
+}  // namespace openshell

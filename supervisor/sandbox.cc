@@ -1,0 +1,203 @@
+#include "sandbox.h"
+
+#include <linux/close_range.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
+#include <csignal>
+
+#include "control_channel.h"
+#include "log.h"
+
+namespace openshell {
+namespace {
+
+constexpr int kReadyTimeoutMs = 30'000;
+
+// Waits for the init's first report: Ready, or why it could not build the
+// sandbox.
+Result<void> wait_ready(int fd, pid_t pid) {
+  pollfd p{fd, POLLIN, 0};
+  int n;
+  do {
+    n = ::poll(&p, 1, kReadyTimeoutMs);
+  } while (n < 0 && errno == EINTR);
+  if (n == 0) return fail("sandbox init did not report ready within 30 s");
+  control::FromInit report;
+  std::vector<UniqueFd> fds;
+  auto got = control::receive_message(fd, report, fds, /*nonblocking=*/false);
+  if (!got) return std::unexpected(got.error());
+  if (*got == control::Received::closed) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return fail("sandbox init exited before it was ready (wait status " + std::to_string(status) +
+                ")");
+  }
+  if (report.has_setup_failed()) {
+    const auto& f = report.setup_failed();
+    std::string what = f.stage();
+    if (!f.detail().empty()) what += " (" + f.detail() + ")";
+    return fail(what, f.err());
+  }
+  if (!report.has_ready()) return fail("sandbox init: unexpected first report");
+  return {};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Sandbox>> Sandbox::create(const SandboxSpec& spec) {
+  auto channel = control::make_channel();
+  if (!channel) return std::unexpected(channel.error());
+  auto& [ours, theirs] = *channel;
+
+  // clone(2) without CLONE_VM behaves as fork(2) but enters the new
+  // namespaces; in the child it returns 0.
+  long pid = ::syscall(SYS_clone, static_cast<unsigned long>(spec.clone_flags | SIGCHLD), nullptr,
+                       nullptr, nullptr, 0L);
+  if (pid < 0) return fail_errno("clone(" + std::to_string(spec.clone_flags) + ")");
+  if (pid == 0) {
+    ours.reset();
+    // Keep the control socket and stdio; close every other inherited fd
+    // (the supervisor's secrets and sockets must not reach the sandbox).
+    int control = theirs.release();
+    if (control != 3) {
+      if (::dup3(control, 3, O_CLOEXEC) < 0) _exit(1);
+      ::close(control);
+    }
+    ::syscall(SYS_close_range, 4U, ~0U, 0);
+    run_sandbox_init(UniqueFd(3), spec.init);
+  }
+  theirs.reset();
+  if (auto ready = wait_ready(ours.get(), static_cast<pid_t>(pid)); !ready) {
+    ::kill(static_cast<pid_t>(pid), SIGKILL);
+    ::waitpid(static_cast<pid_t>(pid), nullptr, 0);
+    return std::unexpected(ready.error());
+  }
+  return std::unique_ptr<Sandbox>(new Sandbox(static_cast<pid_t>(pid), std::move(ours)));
+}
+
+Sandbox::~Sandbox() {
+  kill();
+}
+
+void Sandbox::attach(boost::asio::io_context& io) {
+  control_.emplace(io, control_fd_.release());
+  wait_readable();
+}
+
+void Sandbox::wait_readable() {
+  control_->async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                       [this](const boost::system::error_code& ec) {
+                         if (ec) return;
+                         read_reports();
+                       });
+}
+
+void Sandbox::read_reports() {
+  while (alive_) {
+    control::FromInit report;
+    std::vector<UniqueFd> fds;
+    auto got = control::receive_message(fd(), report, fds, /*nonblocking=*/true);
+    if (!got) {
+      log::error("sandbox control channel failed", {{"cause", got.error().message()}});
+      kill();
+      return;
+    }
+    if (*got == control::Received::would_block) break;
+    if (*got == control::Received::closed) return;  // the reaper reports the init's exit
+    handle(report);
+  }
+  if (alive_) wait_readable();
+}
+
+void Sandbox::handle(const control::FromInit& report) {
+  if (report.has_spawned()) {
+    auto it = pending_.find(report.spawned().id());
+    if (it == pending_.end()) return;
+    auto callbacks = std::move(it->second);
+    pending_.erase(it);
+    running_[report.spawned().id()] = callbacks;
+    if (callbacks.started) callbacks.started(report.spawned().pid());
+  } else if (report.has_spawn_failed()) {
+    auto it = pending_.find(report.spawn_failed().id());
+    if (it == pending_.end()) return;
+    auto callbacks = std::move(it->second);
+    pending_.erase(it);
+    if (callbacks.failed) {
+      callbacks.failed(Error{report.spawn_failed().stage(), report.spawn_failed().err()});
+    }
+  } else if (report.has_exited()) {
+    auto it = running_.find(report.exited().id());
+    if (it == running_.end()) return;
+    auto callbacks = std::move(it->second);
+    running_.erase(it);
+    if (callbacks.exited) callbacks.exited(report.exited().wait_status());
+  } else if (report.has_setup_failed()) {
+    log::error("sandbox init failed",
+               {{"stage", report.setup_failed().stage()}, {"errno", report.setup_failed().err()}});
+  }
+}
+
+uint64_t Sandbox::spawn(control::SpawnRequest request, std::vector<UniqueFd> fds,
+                        SpawnCallbacks callbacks) {
+  uint64_t id = next_id_++;
+  request.set_id(id);
+  control::ToInit message;
+  *message.mutable_spawn() = std::move(request);
+  std::vector<int> raw;
+  for (const auto& fd : fds) raw.push_back(fd.get());
+
+  Result<void> sent =
+      alive_ ? control::send_message(fd(), message, raw) : fail("the sandbox has ended");
+  if (!sent) {
+    // Report asynchronously, like every other outcome.
+    if (control_ && callbacks.failed) {
+      boost::asio::post(control_->get_executor(),
+                        [failed = callbacks.failed, error = sent.error()] { failed(error); });
+    }
+    return id;
+  }
+  pending_[id] = std::move(callbacks);
+  return id;
+}
+
+void Sandbox::signal(uint64_t id, int signo, bool group) {
+  if (!alive_) return;
+  control::ToInit message;
+  auto* request = message.mutable_signal();
+  request->set_id(id);
+  request->set_signo(signo);
+  request->set_group(group);
+  if (auto sent = control::send_message(fd(), message); !sent) {
+    log::warn("signal not delivered", {{"signal", signo}, {"cause", sent.error().message()}});
+  }
+}
+
+void Sandbox::signal_all(int signo) {
+  for (const auto& [id, callbacks] : running_) signal(id, signo, /*group=*/true);
+}
+
+void Sandbox::kill() {
+  if (alive_) ::kill(init_pid_, SIGKILL);
+}
+
+void Sandbox::init_exited(int wait_status) {
+  alive_ = false;
+  if (control_) control_->cancel();
+  log::debug("sandbox init exited", {{"wait_status", wait_status}});
+  auto pending = std::move(pending_);
+  auto running = std::move(running_);
+  for (auto& [id, callbacks] : pending) {
+    if (callbacks.failed)
+      callbacks.failed(Error{"the sandbox ended before the process started", 0});
+  }
+  for (auto& [id, callbacks] : running) {
+    if (callbacks.exited) callbacks.exited(SIGKILL);  // a wait status: killed by SIGKILL
+  }
+}
+
+}  // namespace openshell

@@ -1,0 +1,173 @@
+#include "spawn_child.h"
+
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstring>
+
+#include "restrict.h"
+#include "unique_fd.h"
+
+namespace openshell {
+namespace {
+
+[[noreturn]] void child_fail(int error_fd, const char* stage, int err) {
+  ChildFailure failure{};
+  size_t i = 0;
+  for (; stage[i] != '\0' && i + 1 < sizeof failure.stage; ++i) failure.stage[i] = stage[i];
+  failure.stage[i] = '\0';
+  failure.err = err;
+  ssize_t ignored = ::write(error_fd, &failure, sizeof failure);
+  (void)ignored;
+  ::_exit(127);
+}
+
+// The init blocks SIGCHLD for its signalfd; a child must start with the
+// default mask and dispositions (signal(7): both survive execve).
+bool reset_signals() {
+  sigset_t none;
+  sigemptyset(&none);
+  if (::sigprocmask(SIG_SETMASK, &none, nullptr) != 0) return false;
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    ::signal(sig, SIG_DFL);
+  }
+  return true;
+}
+
+// A new session, so signals to the process group reach the whole job and
+// the terminal (if any) becomes this session's controlling terminal.
+bool setup_stdio(const PreparedSpawn& spawn, const char** stage) {
+  *stage = "setsid";
+  if (::setsid() < 0) return false;
+  if (spawn.tty) {
+    *stage = "TIOCSCTTY";
+    if (::ioctl(spawn.fds[0], TIOCSCTTY, 0) != 0) return false;
+    *stage = "dup2";
+    for (int target = 0; target < 3; ++target) {
+      if (::dup2(spawn.fds[0], target) < 0) return false;
+    }
+  } else {
+    // dup2 onto 0..2 in an order that cannot clobber a source still needed:
+    // move every source above 2 first.
+    int moved[3];
+    *stage = "dup";
+    for (int i = 0; i < 3; ++i) {
+      moved[i] = ::fcntl(spawn.fds[i], F_DUPFD_CLOEXEC, 3);
+      if (moved[i] < 0) return false;
+    }
+    *stage = "dup2";
+    for (int i = 0; i < 3; ++i) {
+      if (::dup2(moved[i], i) < 0) return false;
+    }
+  }
+  // Nothing but 0..2 may survive exec; the error pipe is already CLOEXEC.
+  *stage = "close_range";
+  if (::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0) return false;
+  return true;
+}
+
+[[noreturn]] void exec_first_candidate(const PreparedSpawn& spawn, int error_fd) {
+  int reported = ENOENT;
+  for (const auto& path : spawn.exec_paths) {
+    ::execve(path.c_str(), spawn.argv.data(), spawn.envp.data());
+    // As execvp(3): a permission problem on one candidate is reported unless
+    // a later one is found; ENOENT/ENOTDIR just move on.
+    if (errno != ENOENT && errno != ENOTDIR) reported = errno;
+  }
+  child_fail(error_fd, "execve", reported);
+}
+
+// The steps, in order. Restrictions come after stdio and cwd (they may take
+// away the rights those need) and end with seccomp, inside apply_restrictions.
+[[noreturn]] void run_child(const PreparedSpawn& spawn, const ProcessRestrictions* restrictions,
+                            int error_fd) {
+  const char* stage = "signals";
+  if (!reset_signals()) child_fail(error_fd, stage, errno);
+  if (!setup_stdio(spawn, &stage)) child_fail(error_fd, stage, errno);
+  if (::chdir(spawn.cwd.c_str()) != 0) child_fail(error_fd, "chdir", errno);
+  if (restrictions != nullptr) {
+    int err = 0;
+    if (!apply_restrictions(*restrictions, &stage, &err)) child_fail(error_fd, stage, err);
+  }
+  exec_first_candidate(spawn, error_fd);
+}
+
+std::string path_of(const std::vector<std::string>& env) {
+  for (const auto& entry : env) {
+    if (entry.starts_with("PATH=")) return entry.substr(5);
+  }
+  return "/usr/local/bin:/usr/bin:/bin";
+}
+
+}  // namespace
+
+Result<PreparedSpawn> prepare_spawn(const control::SpawnRequest& request,
+                                    const std::vector<int>& fds) {
+  PreparedSpawn spawn;
+  if (request.argv().empty() || request.argv(0).empty()) return fail("spawn: empty argv");
+  if (!request.cwd().starts_with("/")) return fail("spawn: cwd must be absolute");
+  size_t expected_fds = request.tty() ? 1 : 3;
+  if (fds.size() != expected_fds) {
+    return fail("spawn: expected " + std::to_string(expected_fds) + " fds, got " +
+                std::to_string(fds.size()));
+  }
+  spawn.tty = request.tty();
+  for (size_t i = 0; i < fds.size(); ++i) spawn.fds[i] = fds[i];
+  spawn.cwd = request.cwd();
+  spawn.argv_storage.assign(request.argv().begin(), request.argv().end());
+  spawn.env_storage.assign(request.env().begin(), request.env().end());
+  for (auto& arg : spawn.argv_storage) spawn.argv.push_back(arg.data());
+  spawn.argv.push_back(nullptr);
+  for (auto& entry : spawn.env_storage) spawn.envp.push_back(entry.data());
+  spawn.envp.push_back(nullptr);
+
+  const std::string& name = spawn.argv_storage[0];
+  if (name.find('/') != std::string::npos) {
+    spawn.exec_paths.push_back(name);
+  } else {
+    std::string path = path_of(spawn.env_storage);
+    size_t start = 0;
+    while (start <= path.size()) {
+      size_t end = path.find(':', start);
+      if (end == std::string::npos) end = path.size();
+      std::string candidate = end == start ? std::string(".") : path.substr(start, end - start);
+      candidate.append(1, '/').append(name);
+      spawn.exec_paths.push_back(std::move(candidate));
+      start = end + 1;
+    }
+  }
+  return spawn;
+}
+
+Result<pid_t> fork_and_exec(const PreparedSpawn& spawn, const ProcessRestrictions* restrictions) {
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return fail_errno("pipe2");
+  UniqueFd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
+
+  pid_t pid = ::fork();
+  if (pid < 0) return fail_errno("fork");
+  if (pid == 0) run_child(spawn, restrictions, write_end.get());
+  write_end.reset();
+
+  ChildFailure failure{};
+  ssize_t n;
+  do {
+    n = ::read(read_end.get(), &failure, sizeof failure);
+  } while (n < 0 && errno == EINTR);
+  if (n == 0) return pid;  // end of file: exec succeeded
+
+  int status;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (n != static_cast<ssize_t>(sizeof failure)) return fail("child setup: short failure record");
+  failure.stage[sizeof failure.stage - 1] = '\0';
+  return fail(failure.stage, failure.err);
+}
+
+}  // namespace openshell

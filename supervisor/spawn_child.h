@@ -1,0 +1,45 @@
+// The child between fork and exec, run by the sandbox init for every
+// process it starts. Everything is prepared before fork (argv, envp, the
+// exec candidates); after fork only async-signal-safe calls run, and a
+// failure comes back to the parent as a fixed {stage, errno} record on a
+// close-on-exec pipe: end of file means the exec happened.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "control.pb.h"
+#include "error.h"
+
+namespace openshell {
+
+struct ChildFailure {
+  char stage[32];
+  int err;
+};
+
+struct PreparedSpawn {
+  std::vector<std::string> argv_storage;
+  std::vector<std::string> env_storage;
+  std::vector<char*> argv;  // null-terminated views of the storage
+  std::vector<char*> envp;
+  std::vector<std::string> exec_paths;  // argv[0], or each PATH entry joined with it
+  std::string cwd;
+  bool tty = false;
+  int fds[3] = {-1, -1, -1};  // tty: fds[0] is the terminal
+};
+
+struct ProcessRestrictions;  // restrict.h: identity, capabilities, Landlock, seccomp
+
+// Flattens a request and the fds that came with it. Fails when the request
+// is malformed (no argv, relative cwd, wrong number of fds).
+Result<PreparedSpawn> prepare_spawn(const control::SpawnRequest& request,
+                                    const std::vector<int>& fds);
+
+// Forks and runs the child steps. Returns the child's pid once it has
+// exec'd, or the {stage, errno} it failed with (the child is then reaped).
+Result<pid_t> fork_and_exec(const PreparedSpawn& spawn, const ProcessRestrictions* restrictions);
+
+}  // namespace openshell
