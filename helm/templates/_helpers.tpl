@@ -104,6 +104,14 @@ Checks across values that the schema cannot express.
 {{- if and .Values.gateway.authorizedKeys .Values.gateway.existingSecret }}
 {{- fail "set only one of gateway.authorizedKeys and gateway.existingSecret" }}
 {{- end }}
+{{- if and .Values.networkPolicy.enabled (include "openshell.sshEnabled" .) (empty .Values.gateway.podSelector) }}
+{{- fail "gateway.podSelector must name at least one label of the gateway pods: an empty selector would admit every pod of the gateway namespace" }}
+{{- end }}
+{{- range $k, $_ := $s.podLabels }}
+{{- if has $k (list "app.kubernetes.io/name" "app.kubernetes.io/instance" "app.kubernetes.io/component") }}
+{{- fail (printf "sandbox.podLabels must not set %s: the NetworkPolicy selects sandbox pods by it" $k) }}
+{{- end }}
+{{- end }}
 {{- if ne (kindIs "invalid" $s.uid) (kindIs "invalid" $s.gid) }}
 {{- fail "sandbox.uid and sandbox.gid go together: set both or neither" }}
 {{- end }}

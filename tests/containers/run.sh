@@ -89,7 +89,9 @@ if [ "${OPENSHELL_E2E_FULL_BUILD:-0}" != 1 ] && [ -x "$binary" ]; then
     log "packaging $binary (Containerfile target prebuilt)"
     mkdir -p "$work/ctx"
     cp "$binary" "$work/ctx/openshell-supervisor"
-    build_out=$(pm build -f "$root/image/Containerfile" --target prebuilt \
+    # --no-cache: buildah 1.28 reuses a cached LABEL layer whatever the
+    # build arguments, so VERSION/SOURCE would not reach the labels.
+    build_out=$(pm build --no-cache -f "$root/image/Containerfile" --target prebuilt \
         --build-arg PREBUILT=openshell-supervisor --build-arg SOURCE=file://"$root" \
         -t "$SUP_IMG" "$work/ctx" 2>&1) \
         || fatal "supervisor image (prebuilt target) builds" "$(echo "$build_out" | tail -5)"
@@ -162,8 +164,9 @@ RUN ["/bin/busybox", "--install", "-s"]
 EOF
 build_out=$(pm build -t "$BB_IMG" "$work/bb" 2>&1) && ok "busybox-only sandbox image builds" \
     || fatal "busybox-only sandbox image builds" "$(echo "$build_out" | tail -5)"
-if pm run --rm --entrypoint /bin/busybox "$BB_IMG" sh -c 'ls /lib /lib64 /usr/lib 2>/dev/null | grep -E "^(libc|ld-linux)"' >/dev/null 2>&1; then
-    bad "busybox image has no libc" "a libc or dynamic loader was found"
+libs=$(pm run --rm --entrypoint /bin/busybox "$BB_IMG" find / -xdev \( -name 'libc.so*' -o -name 'ld-linux*' -o -name 'libc.musl*' -o -name 'ld-musl*' \) 2>&1)
+if [ -n "$libs" ]; then
+    bad "busybox image has no libc" "found: $libs"
 else
     ok "busybox image has no libc and no dynamic loader"
 fi
@@ -272,9 +275,10 @@ scenario() {
     else
         bad "$what: policy and authorized keys are the mounted files" "$(pm exec "$name" ls -l /etc/openshell /etc/openshell/ssh 2>&1)"
     fi
-    if pm exec "$name" sh -c "echo x >> $BIN" >/dev/null 2>&1 || pm exec "$name" sh -c "rm -f $BIN" >/dev/null 2>&1 \
-        && ! pm exec "$name" test -e "$BIN"; then
-        bad "$what: the delivered binary is read-only in the sandbox container"
+    if pm exec "$name" sh -c "echo x >> $BIN" >/dev/null 2>&1; then
+        bad "$what: the delivered binary is read-only in the sandbox container" "appending to $BIN worked"
+    elif pm exec "$name" sh -c "rm -f $BIN" >/dev/null 2>&1 || ! pm exec "$name" test -e "$BIN"; then
+        bad "$what: the delivered binary is read-only in the sandbox container" "removing $BIN worked"
     else
         ok "$what: the delivered binary is read-only in the sandbox container"
     fi
@@ -325,6 +329,25 @@ scenario "$DEB_IMG" image debian
 scenario "$DEB_IMG" volume debian
 scenario "$BB_IMG" image busybox
 scenario "$BB_IMG" volume busybox
+
+# The supervisor reads the mounted policy: a broken one at
+# /etc/openshell/policy.yaml must stop it with exit 2 naming that file.
+# Runs once the binary has a policy loader (it lists validate-policy).
+if pm run --rm "$SUP_IMG" --help 2>&1 | grep -q 'validate-policy'; then
+    printf 'version: 1\nfilesystem_policy:\n  read_write: [relative/path]\n' > "$work/bad-policy.yaml"
+    out=$(timeout 60 podman --runtime runc run --rm --label "openshell-e2e=$TAG" "${RUN_SEC[@]}" \
+        -v "$work/bad-policy.yaml:/etc/openshell/policy.yaml:ro" -v "$work/keys:/etc/openshell/ssh:ro" \
+        --mount "type=image,source=$SUP_IMG,destination=/opt/openshell/bin" \
+        --entrypoint "$BIN" "$DEB_IMG" run -- true 2>&1)
+    code=$?
+    if [ "$code" = 2 ] && echo "$out" | grep -q '/etc/openshell/policy.yaml'; then
+        ok "a broken mounted policy stops the supervisor with exit 2 naming /etc/openshell/policy.yaml"
+    else
+        bad "a broken mounted policy stops the supervisor with exit 2 naming the file" "exit $code" "$(echo "$out" | tail -3)"
+    fi
+else
+    skip "a broken mounted policy stops the supervisor" "this build has no policy loader (no validate-policy subcommand)"
+fi
 
 # A main process that ignores SIGTERM: the supervisor escalates to SIGKILL
 # after OPENSHELL_SHUTDOWN_GRACE_SECS and still exits before podman would.
