@@ -3,7 +3,7 @@
 # Idempotent: packages already present are left alone and apt is not asked.
 set -eu
 
-packages="podman runc debootstrap busybox-static openssh-client ca-certificates"
+packages="podman runc debootstrap busybox-static openssh-client ca-certificates file git"
 
 missing=""
 for p in $packages; do
