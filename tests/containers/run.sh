@@ -85,6 +85,8 @@ fi
 
 # -------------------------------------------------------- supervisor image --
 binary=${OPENSHELL_SUPERVISOR_BINARY:-$root/build/supervisor/openshell-supervisor}
+# The previous run's image would otherwise linger untagged in the cache.
+pm rmi -f "$SUP_IMG" >/dev/null 2>&1
 if [ "${OPENSHELL_E2E_FULL_BUILD:-0}" != 1 ] && [ -x "$binary" ]; then
     log "packaging $binary (Containerfile target prebuilt)"
     mkdir -p "$work/ctx"
@@ -232,7 +234,15 @@ scenario() {
             bad "$what: copy-self fills the volume (non-root, read-only rootfs, no caps)" "$out"
             return
         fi
-        ok "$what: copy-self fills the volume (non-root, read-only rootfs, no caps)"
+        local mp copied
+        mp=$(pm volume inspect -f '{{.Mountpoint}}' "$vol")
+        copied=$(stat -c '%a %u' "$mp/openshell-supervisor" 2>&1)
+        if [ "$copied" = "755 65532" ] && [ "$(sha256sum < "$mp/openshell-supervisor" | cut -d' ' -f1)" = "$expected_sha" ]; then
+            ok "$what: copy-self fills the volume (non-root, read-only rootfs, no caps): mode 0755, same binary"
+        else
+            bad "$what: copy-self fills the volume with the binary, mode 0755" "mode/owner: $copied" "$(ls -la "$mp" 2>&1)"
+            return
+        fi
         mount=(-v "$vol:/opt/openshell/bin:ro")
     fi
 
