@@ -1,7 +1,10 @@
 #include "main_process.h"
 
 #include <fcntl.h>
+#include <sys/epoll.h>
 #include <unistd.h>
+
+#include <boost/asio/post.hpp>
 
 #include "log.h"
 
@@ -14,8 +17,17 @@ namespace {
 constexpr size_t kWriteChunk = 4096;
 constexpr size_t kMaxPendingOutput = 1 << 20;
 
-// Asio cannot watch fds epoll refuses (regular files, /dev/null).
+// epoll refuses regular files and some devices (/dev/null) with EPERM;
+// Asio then accepts the fd but never reports it ready, so ask epoll first.
+bool pollable(int fd) {
+  UniqueFd epoll(::epoll_create1(EPOLL_CLOEXEC));
+  epoll_event event{};
+  event.events = EPOLLIN;
+  return epoll && ::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, fd, &event) == 0;
+}
+
 std::optional<boost::asio::posix::stream_descriptor> watch(boost::asio::io_context& io, int fd) {
+  if (!pollable(fd)) return std::nullopt;
   UniqueFd copy(::fcntl(fd, F_DUPFD_CLOEXEC, 3));
   if (!copy) return std::nullopt;
   boost::asio::posix::stream_descriptor descriptor(io);
@@ -73,7 +85,7 @@ void MainProcess::start(MainLaunch launch, std::function<void(const Error&)> on_
     log::info("main process started", {{"pid_in_sandbox", static_cast<int>(pid)}, {"tty", tty_}});
     if (tty_) {
       read_terminal();
-      if (stdin_) read_input();
+      read_input();
     }
   };
   callbacks.failed = [this, on_failed](const Error& error) {
@@ -114,6 +126,20 @@ void MainProcess::read_terminal() {
 }
 
 void MainProcess::read_input() {
+  if (!stdin_) {
+    // A regular file (or anything epoll refuses) is always readable: feed
+    // it a chunk per turn of the loop so other work still runs.
+    boost::asio::post(io_, [this] {
+      char buffer[4096];
+      ssize_t n = ::read(STDIN_FILENO, buffer, sizeof buffer);
+      if (n < 0 && errno == EINTR) return read_input();
+      if (n <= 0 || !master_) return;
+      ssize_t ignored = ::write(master_->native_handle(), buffer, static_cast<size_t>(n));
+      (void)ignored;
+      read_input();
+    });
+    return;
+  }
   stdin_->async_wait(boost::asio::posix::stream_descriptor::wait_read,
                      [this](const boost::system::error_code& ec) {
                        if (ec || !master_) return;
@@ -147,7 +173,7 @@ void MainProcess::write_output() {
   stdout_->async_wait(boost::asio::posix::stream_descriptor::wait_write,
                       [this](const boost::system::error_code& ec) {
                         writing_ = false;
-                        if (ec) return;
+                        if (ec || pending_output_.empty()) return;  // flushed meanwhile
                         auto& front = pending_output_.front();
                         size_t chunk = std::min(front.size(), kWriteChunk);
                         ssize_t n = ::write(stdout_->native_handle(), front.data(), chunk);

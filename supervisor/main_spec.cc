@@ -1,5 +1,6 @@
 #include "main_spec.h"
 
+#include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 
 #include "control.pb.h"
@@ -49,6 +50,17 @@ Result<MainProcessSpec> parse_main_process_spec(std::string_view text) {
     json = std::move(*decoded);
   } else {
     json = std::string(text);
+  }
+
+  // The proto's JSON parser accepts a bare string for a repeated field;
+  // the contract says array, so check the shape first.
+  google::protobuf::Struct shape;
+  if (google::protobuf::util::JsonStringToMessage(json, &shape).ok()) {
+    auto command = shape.fields().find("command");
+    if (command != shape.fields().end() &&
+        command->second.kind_case() != google::protobuf::Value::kListValue) {
+      return fail("invalid JSON: \"command\" must be an array of strings");
+    }
   }
 
   control::MainProcessSpec message;

@@ -1,0 +1,252 @@
+// The supervisor as PID 1 of a fresh PID namespace: exit codes, stdio,
+// terminals, signal forwarding, the grace period, reaping, logs and
+// startup failures. Every test runs the real binary.
+#include <gtest/gtest.h>
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <sstream>
+
+#include "harness.h"
+
+namespace openshell::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+Options sh(const std::string& script, std::map<std::string, std::string> env = {}) {
+  return supervisor({"--", "/bin/sh", "-c", script}, std::move(env));
+}
+
+TEST(ExitCode, IsTheMainProcessExitCode) {
+  auto result = run(sh("exit 7"));
+  EXPECT_EQ(result.exit_code, 7) << result.err;
+  EXPECT_EQ(run(sh("true")).exit_code, 0);
+}
+
+TEST(ExitCode, IsOneHundredTwentyEightPlusTheSignalThatKilledTheMainProcess) {
+  auto result = run(sh("kill -TERM $$"));
+  EXPECT_TRUE(WIFEXITED(result.wait_status)) << "the supervisor itself must exit, not die";
+  EXPECT_EQ(result.exit_code, 128 + SIGTERM) << result.err;
+  EXPECT_EQ(run(sh("kill -KILL $$")).exit_code, 128 + SIGKILL);
+}
+
+TEST(Stdio, PipesModePassesStdoutStderrAndStdinThroughUnchanged) {
+  auto options = sh("printf 'out\\001\\377'; printf 'err-text' >&2; cat");
+  options.stdin_data = "from-stdin";
+  auto result = run(options);
+  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_EQ(result.out, std::string("out\001\377from-stdin"));
+  EXPECT_EQ(result.err, "err-text") << "nothing of the supervisor's own may appear at warn level";
+}
+
+TEST(Stdio, TtyModeGivesTheMainProcessATerminal) {
+  auto result = run(supervisor({}, {{"OPENSHELL_MAIN_PROCESS_SPEC",
+                                     R"({"version":1,"command":["/bin/sh","-c",)"
+                                     R"("test -t 0 && test -t 1 && test -t 2 && echo is-a-tty; tty"],"tty":true})"}}));
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("is-a-tty"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("/dev/pts/"), std::string::npos) << result.out;
+}
+
+TEST(Stdio, TtyModeRelaysInputToTheTerminal) {
+  auto options = supervisor({}, {{"OPENSHELL_MAIN_PROCESS_SPEC",
+                                  R"({"version":1,"command":["/bin/sh","-c","read line; echo got:$line"],"tty":true})"}});
+  options.stdin_data = "hello\n";
+  auto result = run(options);
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("got:hello"), std::string::npos) << result.out;
+}
+
+TEST(MainProcessSpec, Base64UrlFormIsAccepted) {
+  // {"version":1,"command":["/bin/sh","-c","exit 5"]}
+  auto result = run(supervisor(
+      {}, {{"OPENSHELL_MAIN_PROCESS_SPEC",
+            "base64url:eyJ2ZXJzaW9uIjoxLCJjb21tYW5kIjpbIi9iaW4vc2giLCItYyIsImV4aXQgNSJdfQ"}}));
+  EXPECT_EQ(result.exit_code, 5) << result.err;
+}
+
+TEST(MainProcessSpec, TrailingArgvOverridesTheSpec) {
+  auto result = run(supervisor({"--", "/bin/sh", "-c", "exit 9"},
+                               {{"OPENSHELL_MAIN_PROCESS_SPEC", R"({"version":1,"command":["/bin/false"]})"}}));
+  EXPECT_EQ(result.exit_code, 9) << result.err;
+}
+
+struct BadSpec {
+  const char* spec;
+  const char* message;
+};
+
+class BadMainProcessSpec : public ::testing::TestWithParam<BadSpec> {};
+
+TEST_P(BadMainProcessSpec, ExitsTwoWithAMessageBeforeAnythingStarts) {
+  std::string marker = make_temp_dir() + "/started";
+  auto result = run(supervisor({}, {{"OPENSHELL_MAIN_PROCESS_SPEC", GetParam().spec}}));
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("OPENSHELL_MAIN_PROCESS_SPEC"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find(GetParam().message), std::string::npos) << result.err;
+  EXPECT_EQ(result.out, "");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, BadMainProcessSpec,
+    ::testing::Values(BadSpec{"{not json", "invalid JSON"},
+                      BadSpec{R"({"version":2,"command":["/bin/true"]})", "unsupported version 2"},
+                      BadSpec{R"({"version":1,"command":[]})", "non-empty"},
+                      BadSpec{R"({"command":["/bin/true"]})", "unsupported version 0"},
+                      BadSpec{R"({"version":1,"command":["/bin/true"],"ttty":true})", "invalid JSON"},
+                      BadSpec{"base64url:!!!", "invalid character"},
+                      BadSpec{"base64url:eyJ2ZXJzaW9uIjoxfQ==", "padding"}));
+
+TEST(Startup, BadEnvironmentNamesTheVariable) {
+  auto result = run(sh("true", {{"OPENSHELL_SANDBOX_UID", "1000"}}));
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("OPENSHELL_SANDBOX_GID"), std::string::npos) << result.err;
+
+  result = run(sh("true", {{"OPENSHELL_SHUTDOWN_GRACE_SECS", "soon"}}));
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("OPENSHELL_SHUTDOWN_GRACE_SECS=soon"), std::string::npos) << result.err;
+}
+
+TEST(Startup, MissingMainProcessExitsWithTheExecStageCode) {
+  auto result = run(supervisor({"--", "/nonexistent/agent"}));
+  EXPECT_EQ(result.exit_code, 127);
+  EXPECT_NE(result.err.find("/nonexistent/agent"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("No such file"), std::string::npos) << result.err;
+}
+
+TEST(Startup, DiagnosisGoesToTheTerminationLog) {
+  // A private /dev holding only null and termination-log, as Kubernetes
+  // provides the file.
+  std::string dev = make_temp_dir();
+  write_file(dev + "/termination-log", "");
+  ASSERT_EQ(::mknod((dev + "/null").c_str(), S_IFCHR | 0666, makedev(1, 3)), 0);
+  auto options = supervisor({}, {{"OPENSHELL_MAIN_PROCESS_SPEC", R"({"version":3,"command":["x"]})"}});
+  options.before_exec = [dev] {
+    return ::unshare(CLONE_NEWNS) == 0 && ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 &&
+           ::mount(dev.c_str(), "/dev", nullptr, MS_BIND, nullptr) == 0;
+  };
+  auto result = run(options);
+  EXPECT_EQ(result.exit_code, 2);
+  std::string message = read_file(dev + "/termination-log");
+  EXPECT_NE(message.find("input"), std::string::npos) << message;
+  EXPECT_NE(message.find("unsupported version 3"), std::string::npos) << message;
+  remove_tree(dev);
+}
+
+TEST(Logs, StderrIsOneJsonObjectPerLineAndStdoutOnlyTheMainProcess) {
+  auto result = run(sh("echo only-this", {{"OPENSHELL_LOG_LEVEL", "debug"}}));
+  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_EQ(result.out, "only-this\n");
+  std::istringstream lines(result.err);
+  std::string line;
+  int records = 0;
+  while (std::getline(lines, line)) {
+    google::protobuf::Struct record;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(line, &record).ok()) << line;
+    for (const char* key : {"time", "level", "message"}) {
+      EXPECT_TRUE(record.fields().contains(key)) << key << " missing in " << line;
+    }
+    ++records;
+  }
+  EXPECT_GE(records, 2) << "debug level logs the start and the exit of the main process";
+}
+
+TEST(Logs, LevelFiltersRecords) {
+  auto result = run(sh("true", {{"OPENSHELL_LOG_LEVEL", "error"}}));
+  EXPECT_EQ(result.err, "");
+  result = run(sh("true", {{"OPENSHELL_LOG_LEVEL", "loud"}}));
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("OPENSHELL_LOG_LEVEL=loud"), std::string::npos);
+}
+
+TEST(Signals, AreForwardedToTheMainProcessGroup) {
+  // The trap runs in the main process; the child shell in the same group
+  // proves delivery to the group, not just the leader.
+  Running running(sh(R"(
+      for s in HUP QUIT USR1 USR2 WINCH INT; do trap "echo main-$s" $s; done
+      sh -c 'trap "" HUP QUIT USR2 WINCH; trap "echo child-USR1" USR1; echo child-ready; while :; do sleep 0.05; done' &
+      echo ready
+      while :; do sleep 0.05; done)"));
+  ASSERT_TRUE(running.read_until("child-ready", 10s));
+  ASSERT_TRUE(running.read_until("ready", 10s));
+  for (auto [signo, name] : {std::pair{SIGHUP, "HUP"}, {SIGQUIT, "QUIT"}, {SIGUSR1, "USR1"},
+                             {SIGUSR2, "USR2"}, {SIGWINCH, "WINCH"}}) {
+    running.signal(signo);
+    EXPECT_TRUE(running.read_until(std::string("main-") + name, 10s)) << name << ": " << running.out();
+  }
+  EXPECT_TRUE(running.read_until("child-USR1", 10s)) << running.out();
+  running.signal(SIGKILL);
+}
+
+TEST(Signals, TermLetsTheMainProcessExitOnItsOwn) {
+  Running running(sh("trap 'echo bye; exit 42' TERM; echo ready; while :; do sleep 0.05; done"));
+  ASSERT_TRUE(running.read_until("ready", 10s));
+  running.signal(SIGTERM);
+  auto result = running.wait(10s);
+  EXPECT_EQ(result.exit_code, 42) << result.err;
+  EXPECT_NE(result.out.find("bye"), std::string::npos);
+}
+
+TEST(Signals, AfterTheGracePeriodEverythingIsKilled) {
+  auto options = sh("trap '' TERM INT; echo ready; while :; do sleep 0.05; done",
+                    {{"OPENSHELL_SHUTDOWN_GRACE_SECS", "1"}});
+  Running running(options);
+  ASSERT_TRUE(running.read_until("ready", 10s));
+  auto start = std::chrono::steady_clock::now();
+  running.signal(SIGTERM);
+  auto result = running.wait(8s);
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(result.timed_out) << "the supervisor must exit after the grace period";
+  EXPECT_EQ(result.exit_code, 128 + SIGKILL);
+  EXPECT_GE(elapsed, 900ms) << "the grace period was not honoured";
+}
+
+TEST(Reaping, AThousandOrphansLeaveNoZombie) {
+  Running running(sh(R"(
+      i=0
+      while [ $i -lt 1000 ]; do (sh -c 'exit 0' &); i=$((i+1)); done
+      echo spawned
+      while :; do sleep 0.1; done)"));
+  ASSERT_TRUE(running.read_until("spawned", 60s)) << running.out();
+  int zombies = -1;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    zombies = count_zombies(descendants(running.pid()));
+    if (zombies == 0) break;
+    ::usleep(100'000);
+  }
+  EXPECT_EQ(zombies, 0);
+  running.signal(SIGKILL);
+}
+
+TEST(Sandbox, MainProcessRunsInANewPidNamespaceUnderTheSandboxInit) {
+  auto result = run(sh("echo $$; cat /proc/1/comm 2>/dev/null || true"));
+  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_EQ(result.out.substr(0, result.out.find('\n')), "2") << result.out;
+}
+
+bool any_process_with_argument(const std::string& argument) {
+  for (pid_t pid : descendants(1)) {
+    std::string cmdline = read_file("/proc/" + std::to_string(pid) + "/cmdline");
+    if (cmdline.find(argument) != std::string::npos) return true;
+  }
+  return false;
+}
+
+TEST(Teardown, NoProcessOfTheSandboxSurvivesTheMainProcess) {
+  // Background processes that would outlive the main process if the sandbox
+  // were not torn down; one even leaves the main process's group.
+  auto result = run(sh("sleep 31337 & setsid sleep 31338 & echo started"));
+  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_EQ(result.out, "started\n");
+  EXPECT_FALSE(any_process_with_argument("31337"));
+  EXPECT_FALSE(any_process_with_argument("31338"));
+}
+
+}  // namespace
+}  // namespace openshell::test

@@ -1,0 +1,199 @@
+// Capabilities, rlimits, environment, user namespace mapping and the
+// enforcement report.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <linux/capability.h>
+#include <sys/resource.h>
+
+#include "sandbox-policy/capabilities.h"
+#include "sandbox-policy/environment.h"
+#include "sandbox-policy/report.h"
+#include "sandbox-policy/rlimits.h"
+#include "sandbox-policy/userns_plan.h"
+
+namespace openshell::policy {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+TEST(Capabilities, AllMaskUpToLastCap) {
+  EXPECT_EQ(all_capabilities_mask(CAP_LAST_CAP), (1ull << (CAP_LAST_CAP + 1)) - 1);
+  EXPECT_EQ(all_capabilities_mask(0), 1u);
+  EXPECT_EQ(all_capabilities_mask(63), ~0ull);
+  EXPECT_EQ(all_capabilities_mask(-1), 0u);
+}
+
+TEST(Capabilities, NamesInEitherSpelling) {
+  EXPECT_EQ(capability_from_name("k", "CAP_NET_BIND_SERVICE").value(), CAP_NET_BIND_SERVICE);
+  EXPECT_EQ(capability_from_name("k", "net_bind_service").value(), CAP_NET_BIND_SERVICE);
+  EXPECT_EQ(capability_from_name("k", "cap_sys_admin").value(), CAP_SYS_ADMIN);
+  auto bad = capability_from_name("capabilities.unsafe_keep[0]", "CAP_");
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().key, "capabilities.unsafe_keep[0]");
+  EXPECT_EQ(capability_name(CAP_NET_RAW), "cap_net_raw");
+  EXPECT_EQ(capability_mask({CAP_CHOWN, CAP_KILL}), (1ull << CAP_CHOWN) | (1ull << CAP_KILL));
+  EXPECT_EQ(capability_mask({}), 0u);
+}
+
+TEST(Rlimits, CoreIsAlwaysZeroAndFirst) {
+  Policy p;
+  auto plan = build_rlimit_plan(p);
+  ASSERT_EQ(plan.size(), 1u);
+  EXPECT_EQ(plan[0].resource, RLIMIT_CORE);
+  EXPECT_EQ(plan[0].soft, 0u);
+  EXPECT_EQ(plan[0].hard, 0u);
+}
+
+TEST(Rlimits, PolicyLimits) {
+  Policy p;
+  p.limits = {*parse_limit("nofile", "4096"), *parse_limit("as", "unlimited"),
+              *parse_limit("cpu", "60")};
+  auto plan = build_rlimit_plan(p);
+  ASSERT_EQ(plan.size(), 4u);
+  EXPECT_EQ(plan[0].resource, RLIMIT_CORE);
+  // RLIMIT order after core: cpu(0), nofile(7), as(9).
+  EXPECT_EQ(plan[1].resource, RLIMIT_CPU);
+  EXPECT_EQ(plan[1].soft, 60u);
+  EXPECT_EQ(plan[2].resource, RLIMIT_NOFILE);
+  EXPECT_EQ(plan[2].hard, 4096u);
+  EXPECT_EQ(plan[3].resource, RLIMIT_AS);
+  EXPECT_EQ(plan[3].soft, RLIM_INFINITY);
+}
+
+TEST(Rlimits, BadValues) {
+  for (const char* v : {"", "-1", "1k", "18446744073709551615", "99999999999999999999"}) {
+    auto r = parse_limit("fsize", v);
+    ASSERT_FALSE(r.has_value()) << v;
+    EXPECT_EQ(r.error().key, "limits.fsize");
+  }
+  EXPECT_FALSE(parse_limit("nofile", "0").has_value());
+  EXPECT_FALSE(parse_limit("core", "0").has_value());
+}
+
+Identity sandbox_identity() {
+  Identity id;
+  id.uid = 1000;
+  id.gid = 1000;
+  id.user_name = "sandbox";
+  id.home = "/home/sandbox";
+  id.shell = "/bin/bash";
+  return id;
+}
+
+TEST(Environment, BaseHasOnlyTheIdentityPathPolicyAndUserVariables) {
+  Policy p;
+  p.environment = {{"LANG", "C.UTF-8"}, {"LD_LIBRARY_PATH", "/opt/lib"}, {"PATH", "/custom"}};
+  auto env = build_base_environment(
+      sandbox_identity(), p,
+      {{"GITHUB_TOKEN", "t"}, {"OPENSHELL_SANDBOX_UID", "0"}, {"bad-name", "x"}, {"LANG", "fr"}});
+  EXPECT_EQ(env["HOME"], "/home/sandbox");
+  EXPECT_EQ(env["USER"], "sandbox");
+  EXPECT_EQ(env["LOGNAME"], "sandbox");
+  EXPECT_EQ(env["SHELL"], "/bin/bash");
+  EXPECT_EQ(env["PATH"], "/custom");              // the policy may set PATH
+  EXPECT_EQ(env["LD_LIBRARY_PATH"], "/opt/lib");  // LD_* is allowed from the policy
+  EXPECT_EQ(env["GITHUB_TOKEN"], "t");
+  EXPECT_EQ(env["LANG"], "fr");  // user environment wins over policy
+  EXPECT_FALSE(env.contains("OPENSHELL_SANDBOX_UID"));
+  EXPECT_FALSE(env.contains("bad-name"));
+  EXPECT_FALSE(env.contains("TERM"));
+  EXPECT_EQ(env.size(), 8u);
+}
+
+TEST(Environment, DefaultPathAndNumericUser) {
+  Identity id = sandbox_identity();
+  id.user_name.clear();
+  auto env = build_base_environment(id, Policy{}, {});
+  EXPECT_EQ(env["PATH"], kDefaultPath);
+  EXPECT_EQ(env["USER"], "1000");
+}
+
+TEST(Environment, SessionVariables) {
+  EXPECT_TRUE(is_session_env_allowed("LANG"));
+  EXPECT_TRUE(is_session_env_allowed("LC_ALL"));
+  EXPECT_FALSE(is_session_env_allowed("LD_PRELOAD"));
+  EXPECT_FALSE(is_session_env_allowed("LD_LIBRARY_PATH"));
+  EXPECT_FALSE(is_session_env_allowed("OPENSHELL_SANDBOX_UID"));
+  EXPECT_FALSE(is_session_env_allowed("A=B"));
+  EXPECT_FALSE(is_session_env_allowed(""));
+  EXPECT_FALSE(is_session_env_allowed("1ABC"));
+  auto env = compose_environment({{"HOME", "/h"}, {"PATH", "/bin"}}, "xterm-256color",
+                                 {{"LANG", "C"}, {"LD_PRELOAD", "/evil.so"}, {"OPENSHELL_X", "1"}});
+  EXPECT_THAT(env, ElementsAre("HOME=/h", "LANG=C", "PATH=/bin", "TERM=xterm-256color"));
+  env = compose_environment({{"HOME", "/h"}}, std::nullopt, {});
+  EXPECT_THAT(env, ElementsAre("HOME=/h"));
+}
+
+TEST(UserNamespace, DefaultMapsOnlyTheSandboxIds) {
+  Identity id = sandbox_identity();
+  UserNamespacePlan u = build_userns_plan(id, false);
+  ASSERT_EQ(u.uid_map.size(), 1u);
+  EXPECT_EQ(u.uid_map[0].inside, 1000u);
+  EXPECT_EQ(u.uid_map[0].outside, 1000u);
+  EXPECT_EQ(u.uid_map[0].count, 1u);
+  EXPECT_EQ(u.process_uid, 1000u);
+  EXPECT_EQ(u.process_gid, 1000u);
+  EXPECT_TRUE(u.deny_setgroups);
+  EXPECT_TRUE(u.process_groups.empty());
+  EXPECT_FALSE(u.root_in_sandbox);
+}
+
+TEST(UserNamespace, SupplementaryGroupsAreMappedAndSetgroupsAllowed) {
+  Identity id = sandbox_identity();
+  id.supplementary_gids = {44, 999};
+  UserNamespacePlan u = build_userns_plan(id, false);
+  ASSERT_EQ(u.gid_map.size(), 3u);
+  EXPECT_EQ(u.gid_map[1].inside, 44u);
+  EXPECT_EQ(u.gid_map[1].outside, 44u);
+  EXPECT_THAT(u.process_groups, ElementsAre(44u, 999u));
+  EXPECT_FALSE(u.deny_setgroups);
+}
+
+TEST(UserNamespace, RootInSandboxMapsZeroToTheSandboxUid) {
+  Identity id = sandbox_identity();
+  id.supplementary_gids = {44};
+  UserNamespacePlan u = build_userns_plan(id, true);
+  ASSERT_EQ(u.uid_map.size(), 1u);
+  EXPECT_EQ(u.uid_map[0].inside, 0u);
+  EXPECT_EQ(u.uid_map[0].outside, 1000u);
+  EXPECT_EQ(u.gid_map[0].inside, 0u);
+  EXPECT_EQ(u.gid_map[0].outside, 1000u);
+  EXPECT_EQ(u.process_uid, 0u);
+  EXPECT_TRUE(u.deny_setgroups);
+  EXPECT_TRUE(u.process_groups.empty());
+}
+
+TEST(UserNamespace, NeverMapsZeroToZero) {
+  for (bool root : {false, true}) {
+    UserNamespacePlan u = build_userns_plan(sandbox_identity(), root);
+    for (const auto& m : u.uid_map) EXPECT_NE(m.outside, 0u);
+    for (const auto& m : u.gid_map) EXPECT_NE(m.outside, 0u);
+  }
+}
+
+TEST(Report, NetworkPoliciesAreNotEnforcedLoudly) {
+  Policy p;
+  EXPECT_TRUE(unenforced_features(p).empty());
+  NetworkPolicyRule rule;
+  rule.key = "github_api";
+  rule.endpoints.resize(2);
+  rule.endpoints[0].l7_rule_count = 3;
+  rule.binaries = {"/usr/bin/git"};
+  p.network_policies.push_back(rule);
+  auto items = unenforced_features(p);
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0].key, "network_policies.github_api");
+  EXPECT_THAT(items[0].message, HasSubstr("NOT enforced"));
+  EXPECT_THAT(items[0].message, HasSubstr("2 endpoint(s)"));
+  EXPECT_THAT(items[0].message, HasSubstr("3 L7 rule(s)"));
+  EXPECT_THAT(items[0].message, HasSubstr("full network access"));
+  auto lines = format_unenforced(items);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_THAT(lines[0], ::testing::StartsWith("NOT ENFORCED network_policies.github_api: "));
+  p.network_mode = NetworkMode::kNone;
+  EXPECT_THAT(unenforced_features(p)[0].message, HasSubstr("no network at all"));
+}
+
+}  // namespace
+}  // namespace openshell::policy

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Every test suite: sets up the machine, builds, runs meson's test suites
+# (unit, policy, integration, escape, ssh, chart, containers) and prints
+# meson's summary. Run as root: the suites build real sandboxes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || { echo "run-all: needs root (namespaces, mounts, podman)" >&2; exit 1; }
+tests/setup-machine.sh
+tests/build.sh
+# Security suites never skip quietly: a missing kernel feature fails them.
+export OPENSHELL_TESTS_MUST_WORK=1
+meson test -C build --print-errorlogs --num-processes 2 "$@"
