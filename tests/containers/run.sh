@@ -19,7 +19,7 @@
 #   OPENSHELL_SUPERVISOR_BINARY  static binary to package (default:
 #                                build/supervisor/openshell-supervisor when it
 #                                exists; otherwise the Containerfile's builder
-#                                stage compiles one, which takes minutes)
+#                                stage compiles one: about 4 minutes more)
 #   OPENSHELL_E2E_FULL_BUILD=1   always use the builder stage
 #   OPENSHELL_E2E_SSH=auto|1|0   SSH checks: auto runs them when the bridge
 #                                listens and reports them skipped otherwise;
@@ -99,8 +99,9 @@ if [ "${OPENSHELL_E2E_FULL_BUILD:-0}" != 1 ] && [ -x "$binary" ]; then
         || fatal "supervisor image (prebuilt target) builds" "$(echo "$build_out" | tail -5)"
     expected_sha=$(sha256sum "$binary" | cut -d' ' -f1)
 else
-    log "building the supervisor image with its builder stage (slow)"
-    build_out=$(pm build --network host -f "$root/image/Containerfile" \
+    log "building the supervisor image with its builder stage (slow: apt and a full compile)"
+    # --no-cache for the same LABEL reason as above (it redoes the apt step).
+    build_out=$(pm build --no-cache --network host -f "$root/image/Containerfile" \
         --ignorefile "$root/image/Containerfile.dockerignore" \
         --build-arg BASE="$BASE_IMG" --build-arg SOURCE=file://"$root" \
         -t "$SUP_IMG" "$root" 2>&1) \
