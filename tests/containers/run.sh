@@ -106,6 +106,8 @@ else
         --build-arg BASE="$BASE_IMG" --build-arg SOURCE=file://"$root" \
         -t "$SUP_IMG" "$root" 2>&1) \
         || fatal "supervisor image (builder stage) builds" "$(echo "$build_out" | tail -15)"
+    # Uncached builds leave their builder layers behind (about 1 GB each).
+    pm image prune -f >/dev/null 2>&1
     expected_sha=""
 fi
 ok "supervisor image builds from image/Containerfile"
