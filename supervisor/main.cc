@@ -10,6 +10,7 @@
 #include <cstring>
 #include <string>
 
+#include "check.h"
 #include "config.h"
 #include "copy_self.h"
 #include "log.h"
@@ -56,6 +57,10 @@ int main(int argc, char** argv, char** envp) {
       return print_version();
     case Subcommand::copy_self:
       break;  // handled above
+    case Subcommand::check:
+      return run_check(*config);
+    case Subcommand::validate_policy:
+      return run_validate_policy(*config);
     case Subcommand::run:
       return run_supervisor(*config);
   }

@@ -25,7 +25,9 @@ std::string supervisor_binary() {
   return path;
 }
 
-std::string busybox_binary() { return "/bin/busybox"; }
+std::string busybox_binary() {
+  return "/bin/busybox";
+}
 
 Options supervisor(std::vector<std::string> args, std::map<std::string, std::string> env) {
   Options options;
@@ -82,7 +84,9 @@ Running::~Running() {
   if (err_fd_ >= 0) ::close(err_fd_);
 }
 
-void Running::signal(int signo) { ::kill(pid_, signo); }
+void Running::signal(int signo) {
+  ::kill(pid_, signo);
+}
 
 void Running::pump(int timeout_ms) {
   pollfd fds[2] = {{out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}};
