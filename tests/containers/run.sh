@@ -308,13 +308,16 @@ scenario() {
     elif [ "$SSH_MODE" = 0 ]; then
         skip "$what: ssh into the sandbox" "OPENSHELL_E2E_SSH=0"
     else
-        local token="ssh-$RANDOM$RANDOM" out
-        out=$(ssh_to "$port" "$work/gw/id" "echo $token; cat /proc/1/cmdline | tr '\\0' ' '; echo; test -e /etc/openshell/ssh/authorized_keys && echo KEYS-VISIBLE || echo keys-hidden" 2>&1)
-        if echo "$out" | grep -qx "$token" && ! echo "$out" | grep -q "openshell-supervisor run" \
-            && echo "$out" | grep -qx keys-hidden; then
-            ok "$what: ssh with the gateway key runs a command inside the sandbox (own PID 1, secrets hidden)"
+        local token="ssh-$RANDOM$RANDOM" out outer_ns
+        # The sandbox has its own PID namespace: not the one where the
+        # supervisor is PID 1 (the sandbox init is a fork, so argv says nothing).
+        outer_ns=$(pm exec "$name" readlink /proc/1/ns/pid)
+        out=$(ssh_to "$port" "$work/gw/id" "echo $token; echo ns=\$(readlink /proc/self/ns/pid); test -e /etc/openshell/ssh/authorized_keys && echo KEYS-VISIBLE || echo keys-hidden" 2>&1)
+        if echo "$out" | grep -qx "$token" && echo "$out" | grep -q '^ns=pid:' \
+            && ! echo "$out" | grep -qxF "ns=$outer_ns" && echo "$out" | grep -qx keys-hidden; then
+            ok "$what: ssh with the gateway key runs a command inside the sandbox (own PID namespace, gateway keys hidden)"
         else
-            bad "$what: ssh with the gateway key runs a command inside the sandbox" "$out"
+            bad "$what: ssh with the gateway key runs a command inside the sandbox" "$out" "supervisor's PID namespace: $outer_ns"
         fi
         if ssh_to "$port" "$work/gw/stranger" true >/dev/null 2>&1; then
             bad "$what: a key not in authorized_keys is refused"
