@@ -126,10 +126,6 @@ int run_supervisor(const Config& config) {
     connector.emplace(io, sandbox_network(loaded->plan, **sandbox));
     bridge = create_bridge(io, config, {&*launcher, &main, &*connector});
     if (auto started = bridge->start(); !started) die_at(Stage::ssh, started.error().message());
-    for (const auto& address : bridge->listening()) {
-      log::info("ssh listening",
-                {{"address", address}, {"host_key", bridge->host_key_fingerprint()}});
-    }
   }
   auto launch = main_launch(config, loaded->plan);
   std::string command = launch.argv.front();
