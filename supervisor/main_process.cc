@@ -260,6 +260,9 @@ void MainProcess::flush_output() {
     while ((n = ::read(master_->native_handle(), buffer, sizeof buffer)) > 0) {
       replay_.insert(replay_.end(), buffer, buffer + n);
       pending_output_.emplace_back(buffer, static_cast<size_t>(n));
+      for (Client* client : std::list<Client*>(clients_)) {
+        if (client->callbacks().output) client->callbacks().output(std::span<const char>(buffer, n));
+      }
     }
   }
   for (const auto& chunk : pending_output_)
