@@ -55,7 +55,8 @@ class Supervisor:
         self.log = open(self.log_path, "w")
         # unshare makes the supervisor PID 1 of a fresh PID namespace.
         self.proc = subprocess.Popen(
-            ["unshare", "--pid", "--fork", "--kill-child", SUPERVISOR, "--", *main],
+            ["unshare", "--pid", "--fork", "--kill-child", SUPERVISOR,
+             *(["--", *main] if main else [])],
             env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self.log)
 
     def wait_listening(self):
@@ -215,6 +216,39 @@ class SessionsRunInTheSandbox(unittest.TestCase):
             finally:
                 forward.terminate()
                 forward.wait()
+
+
+class MainProcessAttach(unittest.TestCase):
+    """openshell-main: the agent's own terminal, replayed, one writer."""
+
+    def test_attach_replays_takes_input_and_detaching_leaves_the_agent_running(self):
+        spec = ('{"version":1,"tty":true,"command":["/bin/sh","-c",'
+                '"echo agent-ready; while read line; do echo agent-got:$line; done"]}')
+        sup = Supervisor(main=(), env={"OPENSHELL_MAIN_PROCESS_SPEC": spec}).wait_listening()
+        try:
+            def attach():
+                return subprocess.Popen(["ssh", *sup.options(), "gateway@127.0.0.1", "-s", "openshell-main"],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            first = attach()
+            time.sleep(1)
+            first.stdin.write(b"hello\r")
+            first.stdin.flush()
+            time.sleep(1)
+            first.stdin.write(b"\x10\x11")  # Ctrl-P Ctrl-Q
+            first.stdin.flush()
+            out, _ = first.communicate(timeout=15)
+            self.assertIn(b"agent-ready", out, "the replay carries output from before the attach")
+            self.assertIn(b"agent-got:hello", out)
+            self.assertEqual(first.returncode, 0)
+            self.assertIsNone(sup.proc.poll(), "detaching must not end the main process")
+            second = attach()
+            time.sleep(1)
+            second.kill()  # a dropped connection
+            second.wait()
+            time.sleep(0.5)
+            self.assertIsNone(sup.proc.poll(), "a dropped connection must not end the main process")
+        finally:
+            sup.stop()
 
 
 class Lifecycle(unittest.TestCase):
