@@ -15,6 +15,7 @@
 #include "copy_self.h"
 #include "log.h"
 #include "run.h"
+#include "sftp_server.h"
 #include "startup_error.h"
 
 using namespace openshell;
@@ -34,6 +35,9 @@ int print_version() {
 
 int main(int argc, char** argv, char** envp) {
   log::init(log::Level::warn);
+
+  // The SFTP server of the SSH bridge, started inside the sandbox on stdio.
+  if (argc == 2 && std::strcmp(argv[1], "sftp-server") == 0) return sftp::run_sftp_server(0, 1);
 
   // copy-self comes before anything else: it runs in an init container
   // from a scratch image, with no shell and no configuration.

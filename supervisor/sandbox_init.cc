@@ -1,6 +1,7 @@
 #include "sandbox_init.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <sched.h>
 #include <sys/prctl.h>
@@ -77,6 +78,10 @@ class Init {
     }
     for (auto& s : skipped) ready.add_notes("mount skipped: " + s);
 
+    // The pod's root may carry supplementary groups (0, disk, ...); once
+    // setgroups is denied in the new namespace they could never be dropped
+    // and would follow every sandbox process (user_namespaces(7)).
+    if (::setgroups(0, nullptr) != 0) die("setgroups(0)", errno, "");
     if (::unshare(CLONE_NEWUSER) != 0) die("unshare(CLONE_NEWUSER)", errno, "");
     control::FromInit created;
     created.mutable_userns_created();
@@ -95,7 +100,13 @@ class Init {
     ready.set_landlock_enforced(ruleset->fd.valid());
     for (auto& d : ruleset->dropped) ready.add_notes("landlock right unknown to this kernel: " + d);
     for (auto& s : ruleset->skipped) ready.add_notes("landlock rule skipped (missing): " + s);
-    landlock_ = std::move(ruleset->fd);
+    // One Landlock domain for the whole sandbox: the init restricts itself
+    // and every process inherits the domain. Per-process domains would be
+    // siblings, and the signal scope (ABI 6) would then forbid an SSH shell
+    // to signal the agent. The init may do this without no_new_privs: it
+    // holds CAP_SYS_ADMIN in its user namespace (landlock(7)).
+    if (ruleset->fd && !landlock_restrict(ruleset->fd.get()))
+      die("landlock_restrict_self", errno, "");
 
     const auto& ns = plan_->user_namespace;
     restrictions_.sandboxed = true;
@@ -106,7 +117,6 @@ class Init {
     restrictions_.keep_capabilities = plan_->keep_capabilities;
     restrictions_.last_capability = last_capability();
     restrictions_.rlimits = plan_->rlimits;
-    restrictions_.landlock_ruleset = landlock_.get();
     restrictions_.seccomp_program = plan_->seccomp.program;
   }
 
@@ -208,7 +218,6 @@ class Init {
   UniqueFd control_;
   UniqueFd signals_;
   const policy::SandboxPlan* plan_;
-  UniqueFd landlock_;
   ProcessRestrictions restrictions_;
   std::map<pid_t, uint64_t> children_;
 };

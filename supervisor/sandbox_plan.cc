@@ -20,12 +20,6 @@ policy::PathKind probe_path(const std::string& path) {
   return policy::PathKind::kOther;
 }
 
-std::string own_binary() {
-  char buffer[4096];
-  ssize_t n = ::readlink("/proc/self/exe", buffer, sizeof buffer - 1);
-  return n > 0 ? std::string(buffer, static_cast<size_t>(n)) : std::string();
-}
-
 Result<LoadedPlan> compile_loaded(const Config& config, policy::LoadedPolicy loaded) {
   policy::CompileInputs inputs;
   inputs.workdir = config.workdir;
@@ -43,6 +37,12 @@ Result<LoadedPlan> compile_loaded(const Config& config, policy::LoadedPolicy loa
 }
 
 }  // namespace
+
+std::string own_binary() {
+  char buffer[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buffer, sizeof buffer - 1);
+  return n > 0 ? std::string(buffer, static_cast<size_t>(n)) : std::string();
+}
 
 Result<LoadedPlan> load_sandbox_plan(const Config& config) {
   policy::PolicyLocation location;

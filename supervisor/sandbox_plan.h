@@ -20,6 +20,9 @@ Result<LoadedPlan> load_sandbox_plan(const Config& config);
 // `validate-policy FILE`: the same, for one file.
 Result<LoadedPlan> load_sandbox_plan_from(const Config& config, const std::string& file);
 
+// This binary's path, which is also its path inside the sandbox view.
+std::string own_binary();
+
 // Logs what the policy asks that this build does not enforce, loudly.
 void report_unenforced(const policy::SandboxPlan& plan);
 

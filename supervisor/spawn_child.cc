@@ -132,7 +132,7 @@ Result<PreparedSpawn> prepare_spawn(const control::SpawnRequest& request,
   spawn.envp.push_back(nullptr);
 
   if (spawn.argv_storage.empty()) return spawn;  // a probe
-  const std::string& name = spawn.argv_storage[0];
+  const std::string& name = request.path().empty() ? spawn.argv_storage[0] : request.path();
   if (name.find('/') != std::string::npos) {
     spawn.exec_paths.push_back(name);
   } else {

@@ -13,12 +13,11 @@
 #include "unique_fd.h"
 
 namespace openshell {
-namespace {
+namespace {}  // namespace
 
-// The process's pid as the mounted /proc numbers it. The supervisor may run
-// in a PID namespace whose /proc was not remounted (unshare --pid without
-// --mount-proc); a pidfd's fdinfo gives the pid in the procfs's own
-// namespace (proc(5), "Pid:" of a pidfd).
+// The supervisor may run in a PID namespace whose /proc was not remounted
+// (unshare --pid without --mount-proc); a pidfd's fdinfo gives the pid in
+// the procfs's own namespace (proc(5), "Pid:" of a pidfd).
 Result<pid_t> proc_pid_of(pid_t pid) {
   UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
   if (!pidfd) return fail_errno("pidfd_open(" + std::to_string(pid) + ")");
@@ -35,6 +34,8 @@ Result<pid_t> proc_pid_of(pid_t pid) {
   if (value <= 0) return fail("the sandbox init is not visible in this /proc");
   return static_cast<pid_t>(value);
 }
+
+namespace {
 
 Result<void> write_proc_file(pid_t pid, const char* name, const std::string& content) {
   std::string path = "/proc/" + std::to_string(pid) + "/" + name;
@@ -84,11 +85,11 @@ Result<void> become_sandbox_identity(const policy::UserNamespacePlan& plan) {
     std::vector<gid_t> groups(plan.process_groups.begin(), plan.process_groups.end());
     if (::setgroups(groups.size(), groups.data()) != 0) return fail_errno("setgroups");
   }
-  if (::setresgid(plan.process_gid, plan.process_gid, plan.process_gid) != 0) {
-    return fail_errno("setresgid(" + std::to_string(plan.process_gid) + ")");
+  if (::setresgid(plan.init_gid, plan.init_gid, plan.init_gid) != 0) {
+    return fail_errno("setresgid(" + std::to_string(plan.init_gid) + ")");
   }
-  if (::setresuid(plan.process_uid, plan.process_uid, plan.process_uid) != 0) {
-    return fail_errno("setresuid(" + std::to_string(plan.process_uid) + ")");
+  if (::setresuid(plan.init_uid, plan.init_uid, plan.init_uid) != 0) {
+    return fail_errno("setresuid(" + std::to_string(plan.init_uid) + ")");
   }
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct data[2] = {};

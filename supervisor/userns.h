@@ -11,6 +11,10 @@
 
 namespace openshell {
 
+// The pid of `pid` as the mounted /proc numbers it (they differ when the
+// supervisor's PID namespace has no /proc of its own mounted).
+Result<pid_t> proc_pid_of(pid_t pid);
+
 // Parent side: setgroups ("deny" unless the identity needs supplementary
 // groups), then gid_map, then uid_map of `pid`.
 Result<void> write_id_maps(pid_t pid, const policy::UserNamespacePlan& plan);

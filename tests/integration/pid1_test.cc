@@ -107,6 +107,19 @@ INSTANTIATE_TEST_SUITE_P(
                       BadSpec{"base64url:!!!", "invalid character"},
                       BadSpec{"base64url:eyJ2ZXJzaW9uIjoxfQ==", "padding"}));
 
+TEST(Environment, ProcessesStartFromTheContractNotTheSupervisorEnvironment) {
+  auto result = run(sh("env | sort", {{"SUPERVISOR_SECRET", "leak"},
+                                      {"OPENSHELL_SANDBOX_ID", "sb-7"},
+                                      {"OPENSHELL_USER_ENVIRONMENT", R"({"AGENT_MODE":"fast"})"}}));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out.find("SUPERVISOR_SECRET"), std::string::npos) << result.out;
+  EXPECT_EQ(result.out.find("OPENSHELL_"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("AGENT_MODE=fast\n"), std::string::npos) << result.out;
+  for (const char* name : {"HOME=", "USER=", "SHELL=", "PATH="}) {
+    EXPECT_NE(result.out.find(std::string("\n") + name), std::string::npos) << name << result.out;
+  }
+}
+
 TEST(Startup, BadEnvironmentNamesTheVariable) {
   auto result = run(sh("true", {{"OPENSHELL_SANDBOX_UID", "1000"}}));
   EXPECT_EQ(result.exit_code, 2);

@@ -52,6 +52,7 @@ TEST(StaticBinary, RunsInAnEmptyRootWithAStaticBusyboxAsTheMainProcess) {
   ::mkdir((root + "/sandbox").c_str(), 0755);
 
   Options options;
+  options.env = {{"OPENSHELL_SSH_LISTEN", "off"}};
   options.argv = {"/openshell-supervisor",     "--", "/usr/bin/busybox", "sh", "-c",
                   "echo hello from $$; exit 3"};
   options.before_exec = [root] {

@@ -1,0 +1,241 @@
+#include "bridge.h"
+
+#include <sys/stat.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/post.hpp>
+
+#include "connection.h"
+#include "listen_address.h"
+#include "log.h"
+#include "server_context.h"
+
+namespace openshell::ssh {
+
+namespace asio = boost::asio;
+
+struct Bridge::Impl {
+  Impl(asio::io_context& io, BridgeConfig config, BridgeServices services)
+      : context(io, std::move(config), services) {}
+
+  ServerContext context;
+  std::optional<asio::ip::tcp::endpoint> tcp_endpoint;
+  std::optional<asio::local::stream_protocol::endpoint> unix_endpoint;
+  std::unique_ptr<asio::ip::tcp::acceptor> tcp;
+  std::unique_ptr<asio::local::stream_protocol::acceptor> local;
+  std::string unix_text;
+  bool stopped = false;
+
+  void accept_tcp();
+  void accept_unix();
+};
+
+void ServerContext::admit(int fd, std::string peer) {
+  // Admission: at most max_unauthenticated connections wait to authenticate.
+  // A newcomer displaces the oldest one that has not even finished key
+  // exchange (else the oldest), so idle floods cost them, not the gateway.
+  while (!unauthenticated.empty() && unauthenticated.size() >= config.max_unauthenticated) {
+    auto victim = unauthenticated.begin();
+    for (auto it = unauthenticated.begin(); it != unauthenticated.end(); ++it) {
+      auto c = connections.find(*it);
+      if (c != connections.end() && !c->second->key_exchange_done()) {
+        victim = it;
+        break;
+      }
+    }
+    auto id = *victim;
+    unauthenticated.erase(victim);
+    auto c = connections.find(id);
+    if (c != connections.end()) {
+      audit(c->second->who(), "connection_dropped", "unauthenticated connection limit");
+      c->second->close("dropped: unauthenticated connection limit");
+    }
+  }
+  std::uint64_t id = next_id++;
+  auto connection = std::make_shared<Connection>(*this, id, fd, std::move(peer));
+  connections.emplace(id, connection);
+  unauthenticated.push_back(id);
+  connection->start();
+}
+
+void ServerContext::authenticated_now(std::uint64_t id) {
+  unauthenticated.remove(id);
+  ++authenticated;
+}
+
+void ServerContext::forget(std::uint64_t id, bool was_authenticated) {
+  unauthenticated.remove(id);
+  if (was_authenticated && authenticated > 0) --authenticated;
+  // Released after the current handler: the caller may still be on the stack.
+  auto it = connections.find(id);
+  if (it == connections.end()) return;
+  auto keep = std::move(it->second);
+  connections.erase(it);
+  asio::post(io, [keep = std::move(keep)] {});
+}
+
+Result<std::unique_ptr<Bridge>> Bridge::create(asio::io_context& io, BridgeConfig config,
+                                               BridgeServices services) {
+  if (services.launcher == nullptr) return fail("ssh bridge: no process launcher");
+  auto impl = std::make_unique<Impl>(io, std::move(config), services);
+  auto& ctx = impl->context;
+
+  auto tcp = parse_tcp_listen(ctx.config.listen);
+  if (!tcp) return std::unexpected(tcp.error());
+  impl->tcp_endpoint = *tcp;
+
+  auto keys = load_authorized_keys(ctx.config.authorized_keys_file);
+  if (!keys) {
+    return fail("ssh bridge refuses to start without a gateway key: " + keys.error().message());
+  }
+  ctx.keys = std::move(*keys);
+  for (const auto& skipped : ctx.keys.skipped) {
+    log::warn("ssh authorized key ignored",
+              {{"file", ctx.config.authorized_keys_file}, {"why", skipped}});
+  }
+  for (const auto& key : ctx.keys.keys) {
+    log::info("ssh authorized key",
+              {{"type", key.type}, {"fingerprint", key.fingerprint}, {"comment", key.comment}});
+  }
+
+  auto host = load_or_generate_host_key(ctx.config.host_key_file);
+  if (!host) return std::unexpected(host.error());
+  ctx.host_public_key = host->public_line;
+  ctx.host_fingerprint = host->fingerprint;
+  log::warn("ssh host key", {{"fingerprint", host->fingerprint},
+                             {"public_key", host->public_line},
+                             {"generated", host->generated}});
+
+  ctx.bind.reset(ssh_bind_new());
+  if (!ctx.bind) return fail("ssh_bind_new");
+  ssh_bind b = ctx.bind.get();
+  // Never read /etc/ssh/libssh_server_config: the configuration is ours.
+  bool no = false;
+  ssh_bind_options_set(b, SSH_BIND_OPTIONS_PROCESS_CONFIG, &no);
+  // The bind takes the key; nothing else in the process keeps it.
+  if (ssh_bind_options_set(b, SSH_BIND_OPTIONS_IMPORT_KEY, host->key.get()) != SSH_OK) {
+    return fail(std::string("ssh host key: ") + ssh_get_error(b));
+  }
+  host->key.release();
+  return std::unique_ptr<Bridge>(new Bridge(std::move(impl)));
+}
+
+Bridge::Bridge(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Bridge::~Bridge() {
+  stop();
+  // Connections still reference the context; end them before it goes.
+  auto connections = std::move(impl_->context.connections);
+  impl_->context.connections.clear();
+  for (auto& [id, connection] : connections) connection->teardown();
+  connections.clear();
+}
+
+Result<void> Bridge::start() {
+  auto& io = impl_->context.io;
+  if (impl_->tcp_endpoint) {
+    boost::system::error_code ec;
+    auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(io);
+    acceptor->open(impl_->tcp_endpoint->protocol(), ec);
+    if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec && impl_->tcp_endpoint->address().is_v6()) {
+      acceptor->set_option(asio::ip::v6_only(false), ec);
+      ec.clear();
+    }
+    if (!ec) acceptor->bind(*impl_->tcp_endpoint, ec);
+    if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return fail("ssh listen " + endpoint_text(*impl_->tcp_endpoint) + ": " + ec.message());
+    }
+    impl_->tcp = std::move(acceptor);
+    impl_->accept_tcp();
+  }
+  if (!impl_->context.config.socket_path.empty()) {
+    auto endpoint = parse_unix_listen(impl_->context.config.socket_path);
+    if (!endpoint) return std::unexpected(endpoint.error());
+    boost::system::error_code ec;
+    auto acceptor = std::make_unique<asio::local::stream_protocol::acceptor>(io);
+    acceptor->open(asio::local::stream_protocol(), ec);
+    if (!ec) acceptor->bind(*endpoint, ec);
+    if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return fail("ssh listen " + impl_->context.config.socket_path + ": " + ec.message());
+    const std::string& path = impl_->context.config.socket_path;
+    if (path.front() == '/' && ::chmod(path.c_str(), 0600) != 0) {
+      return fail_errno("chmod 0600 " + path);
+    }
+    impl_->unix_text = "unix:" + path;
+    impl_->local = std::move(acceptor);
+    impl_->accept_unix();
+  }
+  for (const auto& where : listening()) log::warn("ssh listening", {{"address", where}});
+  if (listening().empty()) log::warn("ssh bridge has no listener (listen=off, no socket path)");
+  return {};
+}
+
+void Bridge::Impl::accept_tcp() {
+  tcp->async_accept([this](const boost::system::error_code& ec, asio::ip::tcp::socket socket) {
+    if (stopped || ec == asio::error::operation_aborted) return;
+    if (!ec) {
+      boost::system::error_code peer_ec;
+      auto peer = socket.remote_endpoint(peer_ec);
+      socket.set_option(asio::ip::tcp::no_delay(true), peer_ec);
+      std::string text = peer_ec ? "?" : endpoint_text(peer);
+      context.admit(socket.release(), std::move(text));
+    } else {
+      // EMFILE and the like: log and keep accepting later.
+      log::error("ssh accept", {{"error", ec.message()}});
+    }
+    accept_tcp();
+  });
+}
+
+void Bridge::Impl::accept_unix() {
+  local->async_accept(
+      [this](const boost::system::error_code& ec, asio::local::stream_protocol::socket socket) {
+        if (stopped || ec == asio::error::operation_aborted) return;
+        if (!ec) {
+          context.admit(socket.release(), "unix");
+        } else {
+          log::error("ssh accept", {{"error", ec.message()}});
+        }
+        accept_unix();
+      });
+}
+
+void Bridge::stop() {
+  if (impl_->stopped) return;
+  impl_->stopped = true;
+  boost::system::error_code ignored;
+  if (impl_->tcp) impl_->tcp->close(ignored);
+  if (impl_->local) impl_->local->close(ignored);
+  // Synchronously: the caller may stop the loop right after, and every
+  // session's processes must have had their SIGHUP by then.
+  std::vector<std::shared_ptr<Connection>> connections;
+  for (auto& [id, connection] : impl_->context.connections) connections.push_back(connection);
+  for (auto& connection : connections) {
+    connection->close("server stopping");
+    connection->teardown();
+  }
+}
+
+std::vector<std::string> Bridge::listening() const {
+  std::vector<std::string> out;
+  if (impl_->tcp && impl_->tcp->is_open()) {
+    boost::system::error_code ec;
+    auto endpoint = impl_->tcp->local_endpoint(ec);
+    if (!ec) out.push_back(endpoint_text(endpoint));
+  }
+  if (impl_->local && impl_->local->is_open()) out.push_back(impl_->unix_text);
+  return out;
+}
+
+const std::string& Bridge::host_public_key() const { return impl_->context.host_public_key; }
+const std::string& Bridge::host_key_fingerprint() const { return impl_->context.host_fingerprint; }
+
+Bridge::Stats Bridge::stats() const {
+  return {impl_->context.unauthenticated.size(), impl_->context.authenticated};
+}
+
+}  // namespace openshell::ssh

@@ -1,0 +1,157 @@
+#!/bin/bash
+# SSH bridge against Debian's OpenSSH sshd, side by side in one run on
+# loopback: same ssh client, same Ed25519 client key, same host key type,
+# KexAlgorithms=curve25519-sha256. Not pass/fail: prints figures and ratios.
+#
+# Usage: tests/bench/ssh_bench.sh BUILD_DIR [ROUNDS] [SESSIONS]
+#   BUILD_DIR holds tests/ssh/ssh-test-server (meson setup BUILD_DIR).
+set -uo pipefail
+
+BUILD=${1:?usage: ssh_bench.sh BUILD_DIR [ROUNDS] [SESSIONS]}
+ROUNDS=${2:-30}
+SESSIONS=${3:-200}
+SERVER=$(realpath "$BUILD/tests/ssh/ssh-test-server")
+SSHD=/usr/sbin/sshd
+[ -x "$SSHD" ] || { echo "needs openssh-server ($SSHD)"; exit 2; }
+
+WORK=$(mktemp -d /tmp/ssh-bench.XXXXXX)
+chmod 755 "$WORK"  # sshd reads authorized_keys as the user
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  pkill -P $$ 2>/dev/null || true
+  rm -rf "$WORK"
+  if [ -n "${CREATED_USER:-}" ]; then
+    # Sessions sshd left behind run as the user this script created.
+    pkill -KILL -u "$(id -u "$BENCH_USER")" 2>/dev/null || true
+    sleep 0.5
+    userdel "$BENCH_USER" 2>/dev/null || true
+  fi
+}
+trap cleanup EXIT
+
+# sshd runs commands through the user's login shell; root's bash here
+# sources ~/.bashrc for ssh commands (Debian's SSH_SOURCE_BASHRC), which would
+# charge sshd for a slow rc file. A throwaway user with /bin/sh, like the
+# bridge's test launcher, keeps the comparison about the servers.
+BENCH_USER=openshell-bench
+if ! id "$BENCH_USER" >/dev/null 2>&1; then
+  # "*": no password, yet not a locked account (sshd refuses those).
+  useradd --system --password "*" --no-create-home --home-dir "$WORK" --shell /bin/sh "$BENCH_USER"
+  CREATED_USER=1
+fi
+ssh-keygen -q -t ed25519 -N '' -f "$WORK/client"
+ssh-keygen -q -t ed25519 -N '' -f "$WORK/host"
+cp "$WORK/client.pub" "$WORK/authorized_keys"
+
+# --- the bridge (test server: same bridge, fork/exec launcher, no sandbox)
+"$SERVER" --authorized-keys "$WORK/authorized_keys" --host-key "$WORK/host" \
+  --listen 127.0.0.1:0 --info-file "$WORK/bridge.info" 2>"$WORK/bridge.log" &
+BRIDGE_PID=$!
+PIDS+=("$BRIDGE_PID")
+for _ in $(seq 100); do [ -f "$WORK/bridge.info" ] && break; sleep 0.05; done
+BRIDGE_PORT=$(awk '/^listen/{n=split($2,a,":"); print a[n]}' "$WORK/bridge.info")
+
+# --- OpenSSH sshd with its own configuration, nothing from /etc/ssh
+SSHD_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p /run/sshd
+cat >"$WORK/sshd_config" <<CFG
+Port $SSHD_PORT
+ListenAddress 127.0.0.1
+HostKey $WORK/host
+AuthorizedKeysFile $WORK/authorized_keys
+PidFile $WORK/sshd.pid
+StrictModes no
+UsePAM no
+PermitRootLogin no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PubkeyAuthentication yes
+MaxStartups 1000
+MaxSessions 10
+LogLevel ERROR
+Subsystem sftp internal-sftp
+CFG
+"$SSHD" -D -e -f "$WORK/sshd_config" 2>"$WORK/sshd.log" &
+SSHD_PID=$!
+PIDS+=("$SSHD_PID")
+sleep 0.5
+
+for port in "$BRIDGE_PORT" "$SSHD_PORT"; do
+  echo "[127.0.0.1]:$port $(cut -d' ' -f1,2 "$WORK/host.pub")" >>"$WORK/known_hosts"
+done
+SSH=(ssh -F /dev/null -i "$WORK/client" -o BatchMode=yes -o IdentitiesOnly=yes
+     -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$WORK/known_hosts"
+     -o KexAlgorithms=curve25519-sha256 -l "$BENCH_USER")
+
+now() { date +%s.%N; }
+ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
+
+roundtrip() {  # average seconds of `ssh host true`
+  local port=$1 start end
+  "${SSH[@]}" -p "$port" 127.0.0.1 true  # warm up
+  start=$(now)
+  for _ in $(seq "$ROUNDS"); do "${SSH[@]}" -p "$port" 127.0.0.1 true; done
+  end=$(now)
+  python3 -c "print(f'{($end-$start)/$ROUNDS*1000:.1f}')"
+}
+
+download() {  # MB/s of 1 GiB through an exec channel, server to client
+  local port=$1 start end
+  start=$(now)
+  "${SSH[@]}" -c aes128-gcm@openssh.com -p "$port" 127.0.0.1 'head -c 1G /dev/zero' >/dev/null
+  end=$(now)
+  python3 -c "print(f'{1024/($end-$start):.0f}')"
+}
+
+upload() {  # MB/s of 1 GiB through an exec channel, client to server
+  local port=$1 start end
+  start=$(now)
+  head -c 1G /dev/zero | "${SSH[@]}" -c aes128-gcm@openssh.com -p "$port" 127.0.0.1 'cat >/dev/null'
+  end=$(now)
+  python3 -c "print(f'{1024/($end-$start):.0f}')"
+}
+
+kib() { awk '/^'"$2"':/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+pss() { awk '/^Pss:/{print $2}' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }
+sshd_total() {  # $1 = VmRSS or Pss: the listener and every sshd it forked
+  local sum=0 p
+  for p in $(pgrep -f "sshd.*$WORK/sshd_config|sshd: $BENCH_USER" || true); do
+    if [ "$1" = Pss ]; then sum=$((sum + $(pss "$p"))); else sum=$((sum + $(kib "$p" VmRSS))); fi
+  done
+  echo "$sum"
+}
+
+idle_sessions() {  # opens $SESSIONS idle sessions on $1, prints per-session KiB growth
+  local port=$1 kind=$2 before after i clients=()
+  if [ "$kind" = bridge ]; then before=$(kib "$BRIDGE_PID" VmRSS); else before=$(sshd_total VmRSS); fi
+  if [ "$kind" = bridge ]; then before_pss=$(pss "$BRIDGE_PID"); else before_pss=$(sshd_total Pss); fi
+  for i in $(seq "$SESSIONS"); do
+    "${SSH[@]}" -p "$port" 127.0.0.1 'sleep 600' </dev/null >/dev/null 2>&1 &
+    clients+=($!)
+    [ $((i % 20)) -eq 0 ] && sleep 0.3
+  done
+  sleep 3
+  if [ "$kind" = bridge ]; then after=$(kib "$BRIDGE_PID" VmRSS); else after=$(sshd_total VmRSS); fi
+  if [ "$kind" = bridge ]; then after_pss=$(pss "$BRIDGE_PID"); else after_pss=$(sshd_total Pss); fi
+  kill "${clients[@]}" 2>/dev/null || true
+  wait "${clients[@]}" 2>/dev/null || true
+  sleep 1
+  echo "$(( (after - before) / SESSIONS )) $(( (after_pss - before_pss) / SESSIONS ))"
+}
+
+echo "ssh bridge vs OpenSSH $(ssh -V 2>&1 | cut -d, -f1) sshd; client key ed25519, host key ed25519, kex curve25519-sha256"
+echo
+b_rt=$(roundtrip "$BRIDGE_PORT"); s_rt=$(roundtrip "$SSHD_PORT")
+echo "ssh host true, mean of $ROUNDS:   bridge ${b_rt} ms   sshd ${s_rt} ms   ratio $(ratio "$b_rt" "$s_rt")x (lower is better)"
+b_dl=$(download "$BRIDGE_PORT"); s_dl=$(download "$SSHD_PORT")
+echo "1 GiB download, aes128-gcm:   bridge ${b_dl} MB/s   sshd ${s_dl} MB/s   ratio $(ratio "$b_dl" "$s_dl")x (higher is better)"
+b_ul=$(upload "$BRIDGE_PORT"); s_ul=$(upload "$SSHD_PORT")
+echo "1 GiB upload, aes128-gcm:     bridge ${b_ul} MB/s   sshd ${s_ul} MB/s   ratio $(ratio "$b_ul" "$s_ul")x (higher is better)"
+read -r b_rss b_pss < <(idle_sessions "$BRIDGE_PORT" bridge)
+read -r s_rss s_pss < <(idle_sessions "$SSHD_PORT" sshd)
+echo "$SESSIONS idle sessions, server memory growth per session:"
+echo "   RSS: bridge ${b_rss} KiB   sshd ${s_rss} KiB   ratio $(ratio "$b_rss" "$s_rss")x"
+echo "   PSS: bridge ${b_pss} KiB   sshd ${s_pss} KiB   ratio $(ratio "$b_pss" "$s_pss")x"
+echo "(bridge: one process; sshd: the listener plus the two processes it forks per connection;"
+echo " the sessions' own 'sleep' processes are counted for neither)"
