@@ -353,8 +353,11 @@ TEST_F(Escape, ProcessVmReadvOfASiblingIsDenied) {
 }
 
 // /proc/PID/environ and mem need PTRACE_MODE_READ access to the target;
-// mm_access() turns a refusal into EACCES (fs/proc/base.c). The init is
-// non-dumpable and outside the probe's Landlock domain.
+// mm_access() turns a refusal into EACCES (fs/proc/base.c). The init runs
+// as the sandbox uid, in the sandbox's one Landlock domain (it restricts
+// itself, sandbox_init.cc): what keeps the probe out is that the init is
+// non-dumpable, which asks for CAP_SYS_PTRACE in the pod's user namespace
+// (ptrace(2), "Ptrace access mode checking").
 TEST_F(Escape, TheSandboxInitsEnvironmentCannotBeRead) {
   EXPECT_TRUE(Reports(probe("read_init_environ"), "errno EACCES"));
 }
@@ -369,8 +372,8 @@ TEST_F(Escape, TheSandboxInitsFileDescriptorsCannotBeListed) {
 }
 
 // The init's fd 3 is its control socket to the supervisor. pidfd_getfd(2)
-// needs PTRACE_MODE_ATTACH_REALCREDS over the target, refused with EPERM:
-// the init is non-dumpable and outside the probe's Landlock domain.
+// needs PTRACE_MODE_ATTACH_REALCREDS over the target, refused with EPERM
+// because the init is non-dumpable.
 TEST_F(Escape, TheSandboxInitsControlSocketCannotBeTakenWithPidfdGetfd) {
   EXPECT_TRUE(Reports(probe("pidfd_getfd_init"), "errno EPERM"));
 }
@@ -378,7 +381,7 @@ TEST_F(Escape, TheSandboxInitsControlSocketCannotBeTakenWithPidfdGetfd) {
 // With root_in_sandbox the probe runs as uid 0 inside, the uid of the init
 // itself, so no uid check protects the init: its non-dumpable flag (which
 // asks for CAP_SYS_PTRACE in the pod's user namespace, where the probe has
-// none) and the Landlock domain must.
+// none) must, with seccomp's deny of ptrace.
 TEST_F(Escape, TheSandboxInitIsUnreachableFromRootInsideToo) {
   ProbeRun root{.policy = world.policy_root};
   EXPECT_TRUE(Reports(probe("read_init_environ", {}, root), "errno EACCES"));
@@ -388,19 +391,27 @@ TEST_F(Escape, TheSandboxInitIsUnreachableFromRootInsideToo) {
   EXPECT_TRUE(Reports(probe("ptrace_init", {}, root), "errno EPERM"));
 }
 
-// --- Signals: Landlock's signal scope (ABI 6) ------------------------------------
+// --- Signals ---------------------------------------------------------------------
 
-// The init runs as the same uid, so kill(2)'s permission check alone would
-// allow it; Landlock's LANDLOCK_SCOPE_SIGNAL refuses signals to processes
-// outside the sender's domain with EPERM (landlock.rst, "Scope flags").
-// A forked sibling in the same domain can still be signalled.
-TEST_F(Escape, SignalsToTheSandboxInitAreRefusedByLandlockScope) {
-  REQUIRE_FEATURE(landlock_abi() >= 6,
-                  "Landlock ABI 6 (scopes); kernel has " + std::to_string(landlock_abi()));
-  EXPECT_TRUE(Reports(probe("signal_init"), "errno EPERM"));
-  EXPECT_TRUE(Reports(probe("pidfd_signal_init"), "errno EPERM"));
+// The init shares the probe's uid and Landlock domain, so kill(2) and
+// pidfd_send_signal(2) are allowed and return 0. But the init of a PID
+// namespace receives from inside only the signals it has a handler for
+// (pid_namespaces(7)), and it has none: not even SIGKILL or SIGSTOP ends or
+// stops it. The supervisor's exit code 0 shows the init still reported the
+// probe's exit.
+TEST_F(Escape, TheSandboxInitSurvivesEverySignalFromInside) {
+  for (const char* sig : {"KILL", "TERM", "INT", "HUP", "STOP", "SEGV"}) {
+    auto report = probe("signal_init", {sig});
+    EXPECT_TRUE(Reports(report, "ok")) << sig;
+    EXPECT_EQ(report.detail, "init alive") << sig << ": " << report;
+  }
+  auto pidfd = probe("pidfd_signal_init", {"KILL"});
+  EXPECT_TRUE(Reports(pidfd, "ok"));
+  EXPECT_EQ(pidfd.detail, "init alive") << pidfd;
   EXPECT_TRUE(Reports(probe("signal_sibling"), "ok"));
 }
+
+// --- Landlock scopes (ABI 6): the supervisor is outside the sandbox's domain ---
 
 // An abstract unix socket has no file to check permissions on; in network
 // mode pod it is reachable from the sandbox unless Landlock's

@@ -199,18 +199,47 @@ Outcome pidfd_getfd_init() {
   return from(fd);
 }
 
-// A signal through a pidfd, the other way to kill(2) (pidfd_send_signal(2)).
-Outcome pidfd_signal_init() {
-  long pidfd = ::syscall(SYS_pidfd_open, 1, 0);
-  if (pidfd < 0) return failed(errno, "pidfd_open");
-  long rc = ::syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, nullptr, 0);
-  int err = errno;
-  ::close(static_cast<int>(pidfd));
-  errno = err;
-  return from(rc);
+// --- Signals ----------------------------------------------------------------
+
+// Whether the sandbox init is still there and not stopped, a moment after
+// a signal (proc(5): the state is the field after the parenthesised name).
+std::string init_state() {
+  ::usleep(100'000);
+  std::string stat = read_text("/proc/1/stat");
+  auto close = stat.rfind(')');
+  if (close == std::string::npos || close + 2 >= stat.size()) return "init gone";
+  char state = stat[close + 2];
+  if (state == 'Z' || state == 'X' || state == 'T' || state == 't') {
+    return std::string("init state ") + state;
+  }
+  return "init alive";
 }
 
-// --- Signals ----------------------------------------------------------------
+// SIGNAL to the sandbox init with kill(2), or through a pidfd
+// (pidfd_send_signal(2)), then the init's state.
+Outcome signal_init(const char* name, bool through_pidfd) {
+  int sig = 0;
+  for (int n = 1; n < NSIG; ++n) {
+    const char* abbrev = ::sigabbrev_np(n);
+    if (abbrev != nullptr && std::strcmp(abbrev, name) == 0) sig = n;
+  }
+  if (sig == 0) return failed(EINVAL, std::string("unknown signal ") + name);
+  long rc;
+  if (through_pidfd) {
+    long pidfd = ::syscall(SYS_pidfd_open, 1, 0);
+    if (pidfd < 0) return failed(errno, "pidfd_open");
+    rc = ::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0);
+    int err = errno;
+    ::close(static_cast<int>(pidfd));
+    errno = err;
+  } else {
+    rc = ::kill(1, sig);
+  }
+  int err = errno;
+  std::string state = init_state();
+  errno = err;
+  return from(rc, state);
+}
 
 Outcome signal_sibling() {
   pid_t child = sleeping_child();
@@ -641,9 +670,9 @@ const Attempt kAttempts[] = {
     {"ptrace_sibling", 0, [](char**) { return ptrace_sibling(); }},
     {"process_vm_readv_sibling", 0, [](char**) { return process_vm_readv_sibling(); }},
     {"pidfd_getfd_init", 0, [](char**) { return pidfd_getfd_init(); }},
-    {"pidfd_signal_init", 0, [](char**) { return pidfd_signal_init(); }},
     {"kill_everyone", 0, [](char**) { return from(::kill(-1, SIGKILL)); }},
-    {"signal_init", 0, [](char**) { return from(::kill(1, 0)); }},
+    {"signal_init", 1, [](char** a) { return signal_init(a[0], false); }},
+    {"pidfd_signal_init", 1, [](char** a) { return signal_init(a[0], true); }},
     {"signal_sibling", 0, [](char**) { return signal_sibling(); }},
     {"read_init_environ", 0, [](char**) { return read_proc("/proc/1/environ"); }},
     {"read_init_mem", 0, [](char**) { return read_proc("/proc/1/mem"); }},
