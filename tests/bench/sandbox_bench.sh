@@ -61,11 +61,12 @@ echo "== check"
 env -i OPENSHELL_WORKDIR="$work/sandbox" "$supervisor" check --policy "$work/policy.yaml"
 echo
 
-# Both started the same way: a cleared environment, no shell. The two are
+# Both started the same way: a cleared environment, no shell. The SSH
+# bridge is off: bwrap serves nothing either. The two are
 # run alternately, one of each per round, so that a change in the machine's
 # load (2 shared cores) falls on both alike; hyperfine would run all of one
 # before the other.
-ours="env -i OPENSHELL_WORKDIR=$work/sandbox $supervisor --policy $work/policy.yaml -- /bin/true"
+ours="env -i OPENSHELL_WORKDIR=$work/sandbox OPENSHELL_SSH_LISTEN=off $supervisor --policy $work/policy.yaml -- /bin/true"
 bwrap_cmd="env -i bwrap --unshare-all --die-with-parent --cap-drop ALL --ro-bind / / --proc /proc --dev /dev /bin/true"
 echo "== start-up: exec to /bin/true, $runs rounds of one each, alternating (10 warm-up)"
 echo "supervisor: $ours"
@@ -92,7 +93,7 @@ echo
 
 echo "== seccomp cost: $calls calls per loop, $rounds rounds, the three runs alternating"
 for syscall in getppid prctl; do
-  inside="env -i OPENSHELL_WORKDIR=$work/sandbox $supervisor --policy $work/policy.yaml -- $probe syscall_loop $syscall $calls"
+  inside="env -i OPENSHELL_WORKDIR=$work/sandbox OPENSHELL_SSH_LISTEN=off $supervisor --policy $work/policy.yaml -- $probe syscall_loop $syscall $calls"
   outside="unshare -pf --kill-child $probe syscall_loop $syscall $calls"
   allow_all="$outside allow-all-filter"
   echo "inside the sandbox:         $inside"
