@@ -61,11 +61,11 @@ echo "== check"
 env -i OPENSHELL_WORKDIR="$work/sandbox" "$supervisor" check --policy "$work/policy.yaml"
 echo
 
-# Both started the same way: a cleared environment, no shell. The SSH
-# bridge is off: bwrap serves nothing either. The two are
-# run alternately, one of each per round, so that a change in the machine's
-# load (2 shared cores) falls on both alike; hyperfine would run all of one
-# before the other.
+# Both started the same way: a cleared environment, no shell; the SSH
+# bridge is off, as bwrap serves nothing either. The two run alternately,
+# one of each per round, so that a change in the machine's load (2 shared
+# cores) falls on both alike; hyperfine would run all of one before the
+# other.
 ours="env -i OPENSHELL_WORKDIR=$work/sandbox OPENSHELL_SSH_LISTEN=off $supervisor --policy $work/policy.yaml -- /bin/true"
 bwrap_cmd="env -i bwrap --unshare-all --die-with-parent --cap-drop ALL --ro-bind / / --proc /proc --dev /dev /bin/true"
 echo "== start-up: exec to /bin/true, $runs rounds of one each, alternating (10 warm-up)"

@@ -818,6 +818,42 @@ TEST_F(Escape, SupervisorOnlyPathsAreEmptyInside) {
   EXPECT_EQ(visible.detail, "run-visible");
 }
 
+// --- The supervisor's SSH sockets -------------------------------------------------
+
+// A gateway key for the SSH bridge (it refuses to start without one): the
+// authorized_keys file, made once.
+std::string authorized_keys() {
+  static const std::string path = [] {
+    std::string dir = world.base + "/ssh";
+    must(::mkdir(dir.c_str(), 0700) == 0, "mkdir " + dir);
+    std::string command = "ssh-keygen -q -t ed25519 -N '' -f " + dir + "/gateway";
+    must(std::system(command.c_str()) == 0, command);
+    std::filesystem::copy_file(dir + "/gateway.pub", dir + "/authorized_keys");
+    return dir + "/authorized_keys";
+  }();
+  return path;
+}
+
+std::map<std::string, std::string> ssh_socket_only(const std::string& socket) {
+  return {{"OPENSHELL_SSH_LISTEN", "off"},
+          {"OPENSHELL_SSH_SOCKET_PATH", socket},
+          {"OPENSHELL_SSH_AUTHORIZED_KEYS_FILE", authorized_keys()}};
+}
+
+// The bridge listens before the main process starts (run.cc), so a refusal
+// other than ECONNREFUSED is Landlock's abstract-socket scope: the
+// supervisor is outside the sandbox's domain.
+TEST_F(Escape, TheSupervisorsAbstractSshSocketIsRefused) {
+  REQUIRE_FEATURE(landlock_abi() >= 6,
+                  "Landlock ABI 6 (scopes); kernel has " + std::to_string(landlock_abi()));
+  REQUIRE_FEATURE(::access("/usr/bin/ssh-keygen", X_OK) == 0, "ssh-keygen (openssh-client)");
+  std::string name = "openshell-escape-ssh-" + std::to_string(::getpid());
+  auto report = probe("abstract_connect", {name}, {.env = ssh_socket_only("@" + name)});
+  EXPECT_TRUE(Reports(report, "errno EPERM"));
+  EXPECT_NE(report.run.err.find("unix:@" + name), std::string::npos)
+      << "the bridge must have listened: " << report;
+}
+
 // --- The agent's work still works -------------------------------------------------
 
 TEST_F(Works, WritingInTheWorkdirAndTmp) {
