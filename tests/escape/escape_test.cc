@@ -854,6 +854,27 @@ TEST_F(Escape, TheSupervisorsAbstractSshSocketIsRefused) {
       << "the bridge must have listened: " << report;
 }
 
+// /run/openshell is supervisor-only (DESIGN.md §6: an empty tmpfs over it
+// inside). Here it does not exist until the bridge makes it for its
+// socket; /run is a fresh tmpfs in a private mount namespace, granted
+// read-only by the policy, so that only the mask can hide the directory.
+TEST_F(Escape, TheSupervisorsSshSocketDirectoryIsMaskedInside) {
+  REQUIRE_FEATURE(::access("/usr/bin/ssh-keygen", X_OK) == 0, "ssh-keygen (openssh-client)");
+  auto fresh_run = [] {
+    return ::unshare(CLONE_NEWNS) == 0 &&
+           ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 &&
+           ::mount("tmpfs", "/run", "tmpfs", 0, "mode=0755") == 0;
+  };
+  auto listing = probe("list", {"/run/openshell"},
+                       {.policy = world.policy_secrets,
+                        .before_exec = fresh_run,
+                        .env = ssh_socket_only("/run/openshell/ssh.sock")});
+  ASSERT_NE(listing.run.err.find("unix:/run/openshell/ssh.sock"), std::string::npos)
+      << "the bridge must have listened: " << listing;
+  EXPECT_TRUE(Reports(listing, "ok"));
+  EXPECT_EQ(listing.detail, "") << listing;
+}
+
 // --- The agent's work still works -------------------------------------------------
 
 TEST_F(Works, WritingInTheWorkdirAndTmp) {
