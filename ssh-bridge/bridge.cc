@@ -7,6 +7,8 @@
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
 
+#include <libssh/callbacks.h>
+
 #include "connection.h"
 #include "listen_address.h"
 #include "log.h"
@@ -79,6 +81,14 @@ void ServerContext::forget(std::uint64_t id, bool was_authenticated) {
 Result<std::unique_ptr<Bridge>> Bridge::create(asio::io_context& io, BridgeConfig config,
                                                BridgeServices services) {
   if (services.launcher == nullptr) return fail("ssh bridge: no process launcher");
+  // A static link has no library constructor to rely on.
+  if (ssh_init() != SSH_OK) return fail("ssh_init");
+  // libssh's own diagnostics join the JSON log instead of raw stderr lines.
+  ssh_set_log_callback([](int priority, const char* function, const char* buffer, void*) {
+    log::debug("libssh", {{"priority", priority}, {"function", function ? function : ""},
+                          {"text", buffer ? buffer : ""}});
+  });
+  ssh_set_log_level(log::enabled(log::Level::trace) ? SSH_LOG_PROTOCOL : SSH_LOG_WARNING);
   auto impl = std::make_unique<Impl>(io, std::move(config), services);
   auto& ctx = impl->context;
 

@@ -57,7 +57,7 @@ Channel::Feed Channel::feed(LoopFd& fd, ByteQueue& queue, std::size_t& backlog) 
     return Feed::broken;
   }
   for (;;) {
-    switch (queue.flush_to(fd.get())) {
+    switch (queue.flush_to(fd)) {
       case ByteQueue::Flush::broken:
         queue.clear();
         return Feed::broken;

@@ -31,7 +31,7 @@ Connection::Connection(ServerContext& context, std::uint64_t id, int fd, std::st
   boost::system::error_code ec;
   socket_.assign(fd, ec);
   if (!ec) socket_.non_blocking(true, ec);
-  if (ec) close("socket setup: " + ec.message());
+  if (ec) setup_error_ = "socket setup: " + ec.message();
 }
 
 Connection::~Connection() {
@@ -43,8 +43,8 @@ Connection::~Connection() {
 }
 
 void Connection::start() {
-  if (closing_ || !session_) {
-    close("out of memory");
+  if (!setup_error_.empty() || !session_) {
+    close(session_ ? setup_error_ : "out of memory");
     return;
   }
   ssh_session s = session_.get();

@@ -44,7 +44,8 @@ int main(int argc, char** argv) {
     }
   }
   log::init(log::Level::info);
-  ::signal(SIGPIPE, SIG_IGN);
+  // SIGPIPE keeps its default (fatal) action on purpose: the bridge must
+  // never raise it, whatever a client or child does.
 
   boost::asio::io_context io;
   char self[4096];
