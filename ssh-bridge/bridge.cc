@@ -1,13 +1,12 @@
 #include "bridge.h"
 
+#include <libssh/callbacks.h>
 #include <sys/stat.h>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
-
-#include <libssh/callbacks.h>
 
 #include "connection.h"
 #include "listen_address.h"
@@ -85,7 +84,8 @@ Result<std::unique_ptr<Bridge>> Bridge::create(asio::io_context& io, BridgeConfi
   if (ssh_init() != SSH_OK) return fail("ssh_init");
   // libssh's own diagnostics join the JSON log instead of raw stderr lines.
   ssh_set_log_callback([](int priority, const char* function, const char* buffer, void*) {
-    log::debug("libssh", {{"priority", priority}, {"function", function ? function : ""},
+    log::debug("libssh", {{"priority", priority},
+                          {"function", function ? function : ""},
                           {"text", buffer ? buffer : ""}});
   });
   ssh_set_log_level(log::enabled(log::Level::trace) ? SSH_LOG_PROTOCOL : SSH_LOG_WARNING);
@@ -241,8 +241,12 @@ std::vector<std::string> Bridge::listening() const {
   return out;
 }
 
-const std::string& Bridge::host_public_key() const { return impl_->context.host_public_key; }
-const std::string& Bridge::host_key_fingerprint() const { return impl_->context.host_fingerprint; }
+const std::string& Bridge::host_public_key() const {
+  return impl_->context.host_public_key;
+}
+const std::string& Bridge::host_key_fingerprint() const {
+  return impl_->context.host_fingerprint;
+}
 
 Bridge::Stats Bridge::stats() const {
   return {impl_->context.unauthenticated.size(), impl_->context.authenticated};

@@ -20,11 +20,14 @@ namespace {
 // what matters.
 constexpr std::size_t kMaxChannels = 64;
 
-
 }  // namespace
 
 Connection::Connection(ServerContext& context, std::uint64_t id, int fd, std::string peer)
-    : context_(context), id_(id), session_(ssh_new()), socket_(context.io), auth_timer_(context.io) {
+    : context_(context),
+      id_(id),
+      session_(ssh_new()),
+      socket_(context.io),
+      auth_timer_(context.io) {
   who_.connection = id;
   who_.peer = std::move(peer);
   who_.sandbox_id = context.config.sandbox_id;
@@ -108,8 +111,9 @@ void Connection::teardown() {
     event_.reset();
   }
   if (authenticated_) audit(who_, "session_close", close_reason_);
-  log::debug("ssh connection closed",
-             {{"peer", who_.peer}, {"reason", close_reason_}, {"connection", (unsigned long long)id_}});
+  log::debug(
+      "ssh connection closed",
+      {{"peer", who_.peer}, {"reason", close_reason_}, {"connection", (unsigned long long)id_}});
   if (started_) {
     ssh_disconnect(session_.get());
   } else if (fd >= 0) {

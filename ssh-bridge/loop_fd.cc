@@ -11,7 +11,7 @@ namespace openshell::ssh {
 
 LoopFd::LoopFd(boost::asio::io_context& io, UniqueFd fd) : sd_(io) {
   if (fd) {
-    struct stat st{};
+    struct stat st {};
     socket_ = ::fstat(fd.get(), &st) == 0 && S_ISSOCK(st.st_mode);
     sd_.assign(fd.release());
     sd_.non_blocking(true);
@@ -19,7 +19,9 @@ LoopFd::LoopFd(boost::asio::io_context& io, UniqueFd fd) : sd_(io) {
   }
 }
 
-LoopFd::~LoopFd() { close(); }
+LoopFd::~LoopFd() {
+  close();
+}
 
 void LoopFd::close() {
   if (!open_) return;
@@ -79,7 +81,7 @@ ssize_t write_no_sigpipe(int fd, bool is_socket, const char* data, std::size_t l
   ssize_t n = ::write(fd, data, len);
   int saved = errno;
   if (n < 0 && saved == EPIPE && !sigismember(&old, SIGPIPE)) {
-    const struct timespec zero{};
+    const struct timespec zero {};
     ::sigtimedwait(&pipe_only, nullptr, &zero);
   }
   ::sigprocmask(SIG_SETMASK, &old, nullptr);
