@@ -194,6 +194,29 @@ class Exec(unittest.TestCase):
         self.assertEqual(total, 300 << 20)
         self.assertLess(during - before, 16 * 1024, "server RSS grew %d KiB" % (during - before))
 
+    def test_signal_request_reaches_the_process_group(self):
+        need_paramiko(self)
+        t = paramiko.Transport(("127.0.0.1", S.port))
+        t.start_client(timeout=10)
+        t.auth_publickey("gateway", paramiko.Ed25519Key.from_private_key_file(S.client_key))
+        chan = t.open_session()
+        chan.exec_command('trap "echo got-int; exit 3" INT; echo ready; '
+                          'while :; do sleep 0.1; done')
+        f = chan.makefile()
+        self.assertEqual(f.readline(), "ready\n")
+        # RFC 4254 6.9: "signal", want-reply false, name without "SIG".
+        m = Message()
+        m.add_byte(bytes([98]))  # SSH_MSG_CHANNEL_REQUEST
+        m.add_int(chan.remote_chanid)
+        m.add_string("signal")
+        m.add_boolean(False)
+        m.add_string("INT")
+        t._send_user_message(m)
+        self.assertEqual(f.readline(), "got-int\n")
+        self.assertEqual(chan.recv_exit_status(), 3)
+        t.close()
+        self.assertIn('"event":"signal"', S.log_text())
+
     def test_child_closing_stdin_early_is_harmless(self):
         # The child stops reading while the client still sends: the bridge
         # gets EPIPE (never SIGPIPE; the test server keeps SIGPIPE fatal).
