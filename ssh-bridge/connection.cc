@@ -151,11 +151,18 @@ void Connection::service() {
   in_service_ = true;
   bool more = false;
   for (int rounds = 0;; ++rounds) {
+    bool idle = false;
     if (!kex_done_) {
       if (!handshake_step()) break;
-    } else if (ssh_event_dopoll(event_.get(), 0) == SSH_ERROR) {
-      close(std::string("protocol error: ") + ssh_get_error(session_.get()));
-      break;
+      idle = !readable_now(socket_.native_handle());
+    } else {
+      // One poll(2) and at most one read per call; SSH_AGAIN: nothing ready.
+      int rc = ssh_event_dopoll(event_.get(), 0);
+      if (rc == SSH_ERROR) {
+        close(std::string("protocol error: ") + ssh_get_error(session_.get()));
+        break;
+      }
+      idle = rc == SSH_AGAIN;
     }
     if (closing_) break;
     if (ssh_get_status(session_.get()) & (SSH_CLOSED | SSH_CLOSED_ERROR)) {
@@ -163,7 +170,7 @@ void Connection::service() {
       break;
     }
     pump_channels();
-    if (closing_ || !readable_now(socket_.native_handle())) break;
+    if (closing_ || idle) break;
     // Fairness: one busy connection yields to the others now and then.
     if (rounds >= 32) {
       more = true;

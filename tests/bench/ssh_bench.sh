@@ -85,7 +85,7 @@ SSH=(ssh -F /dev/null -i "$WORK/client" -o BatchMode=yes -o IdentitiesOnly=yes
      -o KexAlgorithms=curve25519-sha256 -l "$BENCH_USER")
 
 now() { date +%s.%N; }
-ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
+ratio() { python3 -c "print(f'{$1/$2:.3g}')"; }
 
 roundtrip() {  # average seconds of `ssh host true`
   local port=$1 start end
