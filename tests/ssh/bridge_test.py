@@ -225,6 +225,24 @@ class Exec(unittest.TestCase):
         self.assertIsNone(S.proc.poll())
         self.assertEqual(S.ssh(H, "true").returncode, 0)
 
+    def test_slow_child_stalls_the_client_instead_of_growing_memory(self):
+        pid = S.proc.pid
+
+        def rss():
+            for line in open("/proc/%d/status" % pid):
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        before = rss()
+        feeder = subprocess.Popen(["head", "-c", "300M", "/dev/zero"], stdout=subprocess.PIPE)
+        p = subprocess.Popen(S.ssh_args(H, "sleep 2; wc -c"), stdin=feeder.stdout,
+                             stdout=subprocess.PIPE)
+        feeder.stdout.close()
+        time.sleep(1.5)  # the child reads nothing yet
+        during = rss()
+        out, _ = p.communicate(timeout=120)
+        self.assertEqual(out.strip(), str(300 << 20).encode())
+        self.assertLess(during - before, 16 * 1024, "server RSS grew %d KiB" % (during - before))
+
     def test_env_accepted_except_openshell_and_ld(self):
         r = S.ssh("-o", "SetEnv=FOO=bar LD_PRELOAD=/x.so OPENSHELL_SANDBOX_ID=evil", H,
                   'echo "$FOO|${LD_PRELOAD-unset}|${OPENSHELL_SANDBOX_ID-unset}"')
