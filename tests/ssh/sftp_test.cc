@@ -46,10 +46,12 @@ TEST(SftpReader, NeverReadsPastTheEnd) {
   EXPECT_TRUE(r.string().empty());
   EXPECT_FALSE(r.ok());
   EXPECT_EQ(r.u32(), 0u);  // stays failed
-  Reader huge(std::string("\xff\xff\xff\xff", 4));
+  std::string huge_len("\xff\xff\xff\xff", 4);
+  Reader huge(huge_len);
   huge.string();
   EXPECT_FALSE(huge.ok());
-  Reader short_int(std::string("\x01\x02", 2));
+  std::string two_bytes("\x01\x02", 2);
+  Reader short_int(two_bytes);
   short_int.u32();
   EXPECT_FALSE(short_int.ok());
 }
@@ -74,7 +76,8 @@ TEST(SftpFrame, WaitsForWholePacketsAndRefusesHugeOnes) {
   EXPECT_FALSE(too_large);
   EXPECT_FALSE(next_frame(std::string("\x00\x00\x00\x05\x01", 5), too_large));
   EXPECT_FALSE(too_large);
-  auto f = next_frame(std::string("\x00\x00\x00\x01\x01\x99", 6), too_large);
+  std::string one("\x00\x00\x00\x01\x01\x99", 6);
+  auto f = next_frame(one, too_large);
   ASSERT_TRUE(f);
   EXPECT_EQ(f->consumed, 5u);
   EXPECT_EQ(f->body, std::string("\x01", 1));
