@@ -508,6 +508,21 @@ class MainAttach(unittest.TestCase):
         self.assertIn(b"echo:still here", out)
 
 
+    def test_main_process_exit_ends_the_attachment(self):
+        s = Server()  # its own main process: this one ends
+        try:
+            p = subprocess.Popen(s.ssh_args("-s", H, "openshell-main"), stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            time.sleep(0.8)
+            p.stdin.write(b"quit\r")
+            p.stdin.flush()
+            out, _ = p.communicate(timeout=10)
+            self.assertIn(b"echo:quit", out)
+            self.assertEqual(p.returncode, 0)
+        finally:
+            s.stop()
+
+
 class Refusals(unittest.TestCase):
     def test_none_authentication_is_refused(self):
         r = S.ssh("-o", "PreferredAuthentications=none", H, "true")
