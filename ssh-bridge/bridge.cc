@@ -7,6 +7,7 @@
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "connection.h"
 #include "listen_address.h"
@@ -28,10 +29,22 @@ struct Bridge::Impl {
   std::unique_ptr<asio::local::stream_protocol::acceptor> local;
   std::string unix_text;
   bool stopped = false;
+  // Handlers still queued when the Bridge is gone must not touch it.
+  std::shared_ptr<char> alive = std::make_shared<char>();
 
   void accept_tcp();
   void accept_unix();
+  void accept_later(void (Impl::*again)());
 };
+
+void Bridge::Impl::accept_later(void (Impl::*again)()) {
+  // One timer per wait, so the TCP and Unix listeners never cancel each other.
+  auto timer = std::make_shared<asio::steady_timer>(context.io, std::chrono::milliseconds(100));
+  timer->async_wait(
+      [this, weak = std::weak_ptr<char>(alive), timer, again](const boost::system::error_code& ec) {
+        if (!ec && !weak.expired() && !stopped) (this->*again)();
+      });
+}
 
 void ServerContext::admit(int fd, std::string peer) {
   // Admission: at most max_unauthenticated connections wait to authenticate.
@@ -185,8 +198,9 @@ Result<void> Bridge::start() {
 }
 
 void Bridge::Impl::accept_tcp() {
-  tcp->async_accept([this](const boost::system::error_code& ec, asio::ip::tcp::socket socket) {
-    if (stopped || ec == asio::error::operation_aborted) return;
+  tcp->async_accept([this, weak = std::weak_ptr<char>(alive)](const boost::system::error_code& ec,
+                                                              asio::ip::tcp::socket socket) {
+    if (weak.expired() || ec == asio::error::operation_aborted || stopped) return;
     if (!ec) {
       boost::system::error_code peer_ec;
       auto peer = socket.remote_endpoint(peer_ec);
@@ -194,8 +208,9 @@ void Bridge::Impl::accept_tcp() {
       std::string text = peer_ec ? "?" : endpoint_text(peer);
       context.admit(socket.release(), std::move(text));
     } else {
-      // EMFILE and the like: log and keep accepting later.
       log::error("ssh accept", {{"error", ec.message()}});
+      accept_later(&Impl::accept_tcp);
+      return;
     }
     accept_tcp();
   });
@@ -203,12 +218,15 @@ void Bridge::Impl::accept_tcp() {
 
 void Bridge::Impl::accept_unix() {
   local->async_accept(
-      [this](const boost::system::error_code& ec, asio::local::stream_protocol::socket socket) {
-        if (stopped || ec == asio::error::operation_aborted) return;
+      [this, weak = std::weak_ptr<char>(alive)](const boost::system::error_code& ec,
+                                                asio::local::stream_protocol::socket socket) {
+        if (weak.expired() || ec == asio::error::operation_aborted || stopped) return;
         if (!ec) {
           context.admit(socket.release(), "unix");
         } else {
           log::error("ssh accept", {{"error", ec.message()}});
+          accept_later(&Impl::accept_unix);
+          return;
         }
         accept_unix();
       });
