@@ -395,6 +395,24 @@ class Files(unittest.TestCase):
                                                 H + ":" + self.remote]).returncode, 0)
         self.assertEqual(open(os.path.join(self.remote, "tree/x/f")).read(), "f")
 
+    def test_files_written_through_sftp_are_fsynced_on_close(self):
+        if shutil.which("strace") is None:
+            self.skipTest("SKIPPED LOUDLY: strace is not installed")
+        trace = os.path.join(self.local, "trace")
+        st = subprocess.Popen(["strace", "-f", "-e", "trace=fsync", "-o", trace,
+                               "-p", str(S.proc.pid)], stderr=subprocess.DEVNULL)
+        time.sleep(0.5)  # attached
+        try:
+            src = os.path.join(self.local, "f.bin")
+            open(src, "wb").write(os.urandom(1 << 20))
+            r = subprocess.run(["scp", "-q", "-P", str(S.port)] + S.opts() +
+                               [src, H + ":" + self.remote + "/f.bin"])
+            self.assertEqual(r.returncode, 0)
+        finally:
+            st.terminate()
+            st.wait()
+        self.assertIn("fsync(", open(trace).read())
+
     def test_rsync_over_ssh(self):
         src = os.path.dirname(os.path.abspath(__file__)) + "/"
         e = " ".join(["ssh"] + S.opts() + ["-p", str(S.port)])
