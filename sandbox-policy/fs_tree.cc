@@ -133,7 +133,23 @@ PolicyResult<FsTree> build_fs_tree(const Policy& policy, const CompileInputs& in
     for (const FsNode& parent : tree.nodes) {
       if (parent.source != FsSource::kBind && parent.access != FsAccess::kMasked &&
           path_is_within(path, parent.path)) {
+        // The workdir must come from outside: inside a fresh mount it would
+        // be an empty, missing directory.
+        if (node.origin == "workdir") {
+          return policy_error("workdir", "'" + path + "' is inside " + parent.path + " (" +
+                                             parent.origin +
+                                             "), which the sandbox gets fresh; "
+                                             "choose a workdir outside it");
+        }
         node.source = parent.source;
+        // Landlock rules add up (a rule beneath a writable one cannot take
+        // write access away, landlock(7)), and without a bind no mount can:
+        // the entry would be silently writable.
+        if (node.access == FsAccess::kReadOnly && parent.access == FsAccess::kReadWrite) {
+          return policy_error(node.origin, "'" + path + "' cannot be read-only inside " +
+                                               parent.path + " (" + parent.origin +
+                                               "), which is a fresh writable mount");
+        }
       }
     }
     tree.nodes.push_back(std::move(node));

@@ -60,6 +60,17 @@ struct UserNamespacePlan {
   std::vector<uint32_t> process_groups;  // supplementary gids inside; empty when deny_setgroups
   // True when process_uid is 0 inside (policy user_namespace.root_in_sandbox).
   bool root_in_sandbox = false;
+  // The ids the sandbox init switches to (setresgid, then setresuid, inside)
+  // as soon as the maps are written. Until then it still carries the
+  // supervisor's outside uid 0, which owns the image's files whatever the
+  // namespace (credentials(7)); afterwards nothing in the namespace is root
+  // outside. Keep capabilities in the namespace across the switch
+  // (prctl(PR_SET_KEEPCAPS) or SECBIT_KEEP_CAPS) while mounts remain.
+  // Supplementary groups are inherited into the namespace and stay
+  // effective: clear them (setgroups(0, NULL)) in the supervisor before
+  // creating the namespace, since a denied setgroups cannot clear them after.
+  uint32_t init_uid = 0;
+  uint32_t init_gid = 0;
 };
 
 // ---- filesystem: one tree feeds mounts and Landlock (fs_tree.h) -----------
@@ -97,7 +108,9 @@ enum class MountKind {
   kProc,           // fresh procfs at `target`, MS_NOSUID|MS_NODEV|MS_NOEXEC
   kTmpfs,          // fresh writable tmpfs at `target`, mode `mode`, MS_NOSUID|MS_NODEV
   kMask,           // empty tmpfs at `target`, mode `mode`; create `create_inside`; then
-                   // remount read-only (MS_RDONLY|MS_NOSUID|MS_NODEV)
+                   // remount read-only (MS_RDONLY|MS_NOSUID|MS_NODEV). A target that
+                   // no longer exists is already hidden by an earlier mask (/var/run
+                   // is usually a symlink to /run): skip it
 };
 
 struct MountOp {

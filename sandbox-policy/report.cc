@@ -76,7 +76,8 @@ std::vector<std::string> describe_plan(const SandboxPlan& plan) {
   lines.push_back("user namespace: uid_map " + map_text(u.uid_map) + "; gid_map " +
                   map_text(u.gid_map) + "; setgroups " + (u.deny_setgroups ? "deny" : "allow") +
                   "; processes run as " + std::to_string(u.process_uid) + ":" +
-                  std::to_string(u.process_gid) + " inside" +
+                  std::to_string(u.process_gid) + " inside, init as " + std::to_string(u.init_uid) +
+                  ":" + std::to_string(u.init_gid) +
                   (u.root_in_sandbox ? " (root_in_sandbox)" : ""));
   for (const MountOp& op : plan.mount_plan.ops) {
     lines.push_back(std::string("mount: ") + mount_kind_name(op.kind) + " " + op.target + " (" +

@@ -14,6 +14,8 @@ UserNamespacePlan build_userns_plan(const Identity& identity, bool root_in_sandb
     plan.gid_map = {{0, identity.gid, 1}};
     plan.process_uid = 0;
     plan.process_gid = 0;
+    plan.init_uid = 0;
+    plan.init_gid = 0;
     plan.deny_setgroups = true;
     return plan;
   }
@@ -29,6 +31,9 @@ UserNamespacePlan build_userns_plan(const Identity& identity, bool root_in_sandb
   }
   plan.process_uid = identity.uid;
   plan.process_gid = identity.gid;
+  // The only mapped ids; the init keeps its namespace capabilities as them.
+  plan.init_uid = identity.uid;
+  plan.init_gid = identity.gid;
   // setgroups stays allowed only when the process needs its supplementary
   // groups set inside; otherwise deny it (CVE-2014-8989: dropping a group
   // can grant access that a negative group permission withheld).

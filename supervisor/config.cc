@@ -56,6 +56,8 @@ Result<std::map<std::string, std::string>> parse_user_environment(const std::str
 
 Result<Subcommand> parse_subcommand(std::string_view word) {
   if (word == "run") return Subcommand::run;
+  if (word == "check") return Subcommand::check;
+  if (word == "validate-policy") return Subcommand::validate_policy;
   if (word == "version") return Subcommand::version;
   if (word == "help") return Subcommand::help;
   if (word == "copy-self") return Subcommand::copy_self;
@@ -176,8 +178,13 @@ Result<Config> parse_config(int argc, char** argv, const Environment& env) {
     subcommand_seen = true;
   }
 
-  bool needs_argument = config.subcommand == Subcommand::copy_self;
-  if (needs_argument && config.argument.empty()) return fail("copy-self: needs DEST (see --help)");
+  bool needs_argument = config.subcommand == Subcommand::copy_self ||
+                        config.subcommand == Subcommand::validate_policy;
+  if (needs_argument && config.argument.empty()) {
+    return fail(config.subcommand == Subcommand::copy_self
+                    ? "copy-self: needs DEST (see --help)"
+                    : "validate-policy: needs FILE (see --help)");
+  }
   if (!needs_argument && !config.argument.empty()) {
     return fail("unexpected argument \"" + config.argument + "\"");
   }
@@ -213,11 +220,15 @@ Result<Config> parse_config(int argc, char** argv, const Environment& env) {
 
 std::string usage_text() {
   return R"(usage: openshell-supervisor [run] [--policy FILE] [--workdir DIR] [--log-level LEVEL] [-- CMD ARGS...]
+       openshell-supervisor check [--policy FILE]
+       openshell-supervisor validate-policy FILE
        openshell-supervisor copy-self DEST
        openshell-supervisor version
 
   run              PID 1 of the container: build the sandbox, run the main process in it
                    and serve SSH to the gateway (the default subcommand)
+  check            build a sandbox from the policy and print, layer by layer, what is enforced
+  validate-policy  check a policy file without running anything
   copy-self        install this binary at DEST (a file or a directory), atomically
   version          print the version
 

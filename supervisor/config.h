@@ -17,7 +17,7 @@ namespace openshell {
 
 using Environment = std::map<std::string, std::string>;
 
-enum class Subcommand { run, version, help, copy_self };
+enum class Subcommand { run, check, validate_policy, version, help, copy_self };
 
 struct Config {
   Subcommand subcommand = Subcommand::run;

@@ -10,10 +10,12 @@
 #include <cstring>
 #include <string>
 
+#include "check.h"
 #include "config.h"
 #include "copy_self.h"
 #include "log.h"
 #include "run.h"
+#include "sftp_server.h"
 #include "startup_error.h"
 
 using namespace openshell;
@@ -33,6 +35,9 @@ int print_version() {
 
 int main(int argc, char** argv, char** envp) {
   log::init(log::Level::warn);
+
+  // The SFTP server of the SSH bridge, started inside the sandbox on stdio.
+  if (argc == 2 && std::strcmp(argv[1], "sftp-server") == 0) return sftp::run_sftp_server(0, 1);
 
   // copy-self comes before anything else: it runs in an init container
   // from a scratch image, with no shell and no configuration.
@@ -56,6 +61,10 @@ int main(int argc, char** argv, char** envp) {
       return print_version();
     case Subcommand::copy_self:
       break;  // handled above
+    case Subcommand::check:
+      return run_check(*config);
+    case Subcommand::validate_policy:
+      return run_validate_policy(*config);
     case Subcommand::run:
       return run_supervisor(*config);
   }

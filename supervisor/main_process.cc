@@ -4,6 +4,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 
 #include "log.h"
@@ -50,6 +51,57 @@ void write_all_blocking(int fd, const char* data, size_t size) {
 
 }  // namespace
 
+class MainProcess::Client final : public ssh::Attachment {
+ public:
+  Client(MainProcess& main, ssh::AttachCallbacks callbacks)
+      : main_(main), callbacks_(std::move(callbacks)) {
+    main_.clients_.push_back(this);
+  }
+  ~Client() override {
+    main_.clients_.remove(this);
+    if (main_.writer_ == this) main_.writer_ = nullptr;
+  }
+  bool has_input() const override { return main_.writer_ == this; }
+  void write(std::span<const char> data) override {
+    if (!has_input() || !main_.master_) return;
+    // Non-blocking: input beyond what the terminal queue takes is dropped
+    // rather than stalling the supervisor.
+    ssize_t ignored = ::write(main_.master_->native_handle(), data.data(), data.size());
+    (void)ignored;
+  }
+  void resize(std::uint32_t columns, std::uint32_t rows) override {
+    if (!has_input() || !main_.master_) return;
+    winsize size{};
+    size.ws_col = static_cast<unsigned short>(columns);
+    size.ws_row = static_cast<unsigned short>(rows);
+    // The kernel sends SIGWINCH to the terminal's foreground group.
+    set_window_size(main_.master_->native_handle(), size);
+  }
+  ssh::AttachCallbacks& callbacks() { return callbacks_; }
+
+ private:
+  MainProcess& main_;
+  ssh::AttachCallbacks callbacks_;
+};
+
+Result<std::unique_ptr<ssh::Attachment>> MainProcess::attach(bool want_input,
+                                                             ssh::AttachCallbacks callbacks) {
+  if (!tty_) return fail("the main process has no terminal (tty: false)");
+  auto client = std::make_unique<Client>(*this, std::move(callbacks));
+  if (want_input && writer_ == nullptr) writer_ = client.get();
+  // The replay and an exit that already happened arrive from the loop, never
+  // from inside this call.
+  std::string replay(replay_.begin(), replay_.end());
+  Client* raw = client.get();
+  boost::asio::post(io_, [this, raw, replay = std::move(replay)] {
+    auto alive = std::find(clients_.begin(), clients_.end(), raw);
+    if (alive == clients_.end()) return;
+    if (!replay.empty() && raw->callbacks().output) raw->callbacks().output(replay);
+    if (ended_status_ && raw->callbacks().ended) raw->callbacks().ended(*ended_status_);
+  });
+  return client;
+}
+
 void MainProcess::start(MainLaunch launch, std::function<void(const Error&)> on_failed,
                         std::function<void(int)> on_exit) {
   tty_ = launch.tty;
@@ -95,6 +147,10 @@ void MainProcess::start(MainLaunch launch, std::function<void(const Error&)> on_
   callbacks.exited = [this, on_exit](int status) {
     flush_output();
     raw_mode_.reset();
+    ended_status_ = status;
+    for (Client* client : std::list<Client*>(clients_)) {
+      if (client->callbacks().ended) client->callbacks().ended(status);
+    }
     on_exit(status);
   };
   id_ = sandbox_.spawn(std::move(request), std::move(fds), std::move(callbacks));
@@ -157,6 +213,10 @@ void MainProcess::read_input() {
 }
 
 void MainProcess::output(const char* data, size_t size) {
+  replay_.insert(replay_.end(), data, data + size);
+  for (Client* client : std::list<Client*>(clients_)) {
+    if (client->callbacks().output) client->callbacks().output(std::span<const char>(data, size));
+  }
   if (!stdout_) {
     write_all_blocking(STDOUT_FILENO, data, size);
     return;
@@ -198,7 +258,11 @@ void MainProcess::flush_output() {
     char buffer[16384];
     ssize_t n;
     while ((n = ::read(master_->native_handle(), buffer, sizeof buffer)) > 0) {
+      replay_.insert(replay_.end(), buffer, buffer + n);
       pending_output_.emplace_back(buffer, static_cast<size_t>(n));
+      for (Client* client : std::list<Client*>(clients_)) {
+        if (client->callbacks().output) client->callbacks().output(std::span<const char>(buffer, n));
+      }
     }
   }
   for (const auto& chunk : pending_output_)

@@ -7,13 +7,16 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/circular_buffer.hpp>
 #include <deque>
 #include <functional>
+#include <list>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "error.h"
+#include "interfaces.h"
 #include "sandbox.h"
 #include "terminal.h"
 
@@ -26,7 +29,10 @@ struct MainLaunch {
   bool tty = true;
 };
 
-class MainProcess {
+// Also the `openshell-main` SSH subsystem's view of the terminal: a 1 MiB
+// replay of recent output, one writer at a time, detaching never touches
+// the process.
+class MainProcess final : public ssh::MainAttach {
  public:
   MainProcess(boost::asio::io_context& io, Sandbox& sandbox) : io_(io), sandbox_(sandbox) {}
 
@@ -41,7 +47,12 @@ class MainProcess {
   // Writes whatever output is still buffered; called once the process ended.
   void flush_output();
 
+  Result<std::unique_ptr<ssh::Attachment>> attach(bool want_input,
+                                                  ssh::AttachCallbacks callbacks) override;
+
  private:
+  class Client;
+  friend class Client;
   void read_terminal();
   void read_input();
   void write_output();
@@ -61,6 +72,11 @@ class MainProcess {
   size_t pending_bytes_ = 0;
   bool writing_ = false;
   bool reading_paused_ = false;
+
+  boost::circular_buffer<char> replay_{1 << 20};
+  std::list<Client*> clients_;
+  Client* writer_ = nullptr;
+  std::optional<int> ended_status_;
 };
 
 }  // namespace openshell

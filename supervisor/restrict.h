@@ -1,15 +1,46 @@
 // Per-process restrictions, applied by the child between fork and exec in
-// one fixed order. Everything here is prepared before fork.
+// one fixed order (restrict.cc). Everything here is prepared before fork;
+// the child only reads it.
 #pragma once
+
+#include <linux/filter.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "sandbox-policy/plan.h"
 
 namespace openshell {
 
 struct ProcessRestrictions {
-  bool no_new_privs = true;  // prctl(PR_SET_NO_NEW_PRIVS): never off in a sandbox
+  // false: only RLIMIT_CORE and no_new_privs (processes started outside a
+  // sandbox, for tests of the spawn path).
+  bool sandboxed = false;
+
+  // identity.cc
+  uid_t uid = 0;
+  gid_t gid = 0;
+  bool set_groups = false;  // false when setgroups is denied in the namespace
+  std::vector<gid_t> groups;
+
+  // capabilities.cc
+  uint64_t keep_capabilities = 0;
+  int last_capability = 40;  // /proc/sys/kernel/cap_last_cap
+
+  std::vector<policy::RlimitPlan> rlimits;  // RLIMIT_CORE = 0 among them
+
+  int landlock_ruleset = -1;                 // landlock.cc; -1: not enforced (reported at startup)
+  std::vector<sock_filter> seccomp_program;  // seccomp.cc; loaded last
 };
 
 // Async-signal-safe. On failure sets the step's name and errno and returns
 // false; the caller reports it and exits.
 bool apply_restrictions(const ProcessRestrictions& r, const char** stage, int* err);
+
+// Child-side steps, one file each.
+bool set_identity(const ProcessRestrictions& r, const char** stage);       // identity.cc
+bool drop_capabilities(const ProcessRestrictions& r, const char** stage);  // capabilities.cc
+bool load_seccomp(const std::vector<sock_filter>& program);                // seccomp.cc
 
 }  // namespace openshell

@@ -1,39 +1,38 @@
 #include "run.h"
 
-#include <sched.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
+#include <cstring>
 
+#include "bridge.h"
 #include "log.h"
+#include "loopback.h"
 #include "main_process.h"
 #include "pid1.h"
+#include "sandbox-policy/environment.h"
 #include "sandbox.h"
+#include "sandbox_plan.h"
+#include "session_launcher.h"
 #include "startup_error.h"
+#include "userns.h"
 
 namespace openshell {
 namespace {
 
-constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-MainLaunch main_launch(const Config& config) {
+MainLaunch main_launch(const Config& config, const policy::SandboxPlan& plan) {
   MainLaunch launch;
   launch.tty = config.main.tty;
   launch.argv = config.main.command;
-  if (launch.argv.empty()) launch.argv = {"/bin/sh", "-l"};  // the login shell
-
-  struct stat st {};
-  launch.cwd =
-      ::stat(config.workdir.c_str(), &st) == 0 && S_ISDIR(st.st_mode) ? config.workdir : "/";
-
-  // Every child starts from a cleared environment (DESIGN.md §4).
-  std::map<std::string, std::string> env = {{"PATH", kDefaultPath}, {"HOME", launch.cwd}};
-  if (launch.tty) {
-    env["TERM"] = config.term.empty() ? "xterm-256color" : config.term;
-  }
-  for (const auto& [key, value] : config.user_environment) env[key] = value;
-  for (const auto& [key, value] : env) launch.env.push_back(key + "=" + value);
+  if (launch.argv.empty()) launch.argv = {plan.identity.shell, "-l"};  // the login shell
+  launch.cwd = plan.workdir;
+  // Every child starts from the plan's environment, never the supervisor's
+  // (DESIGN.md §4).
+  std::optional<std::string> term;
+  if (launch.tty) term = config.term.empty() ? "xterm-256color" : config.term;
+  launch.env = policy::compose_environment(plan.environment, term, {});
   return launch;
 }
 
@@ -42,25 +41,93 @@ Stage stage_of_spawn_failure(const Error& error) {
   return Stage::sandbox_setup;
 }
 
+void log_enforcement(const LoadedPlan& loaded, const Sandbox& sandbox) {
+  const auto& plan = loaded.plan;
+  const auto& ready = sandbox.ready();
+  log::info("sandbox ready",
+            {{"policy", loaded.origin},
+             {"uid", plan.user_namespace.process_uid},
+             {"gid", plan.user_namespace.process_gid},
+             {"user", plan.identity.user_name},
+             {"network", plan.network_mode == policy::NetworkMode::kNone ? "none" : "pod"},
+             {"landlock_abi", ready.landlock_abi},
+             {"landlock", ready.landlock_enforced ? "enforced" : "NOT ENFORCED"},
+             {"seccomp_instructions", plan.seccomp.program.size()},
+             {"capabilities_kept", plan.keep_capabilities}});
+  if (!ready.landlock_enforced) {
+    log::warn(
+        "Landlock is not enforced: the kernel offers none (landlock.compatibility: best_effort)");
+  }
+  for (const auto& note : ready.notes) log::info("sandbox note", {{"note", note}});
+  report_unenforced(plan);
+}
+
+bool ssh_enabled(const Config& config) {
+  return config.ssh_listen != "off" || !config.ssh_socket_path.empty();
+}
+
+// Checks the keys and addresses before anything starts: without a usable
+// gateway key the bridge refuses to start, and so does the supervisor.
+std::unique_ptr<ssh::Bridge> create_bridge(boost::asio::io_context& io, const Config& config,
+                                           ssh::BridgeServices services) {
+  ssh::BridgeConfig bridge_config;
+  bridge_config.listen = config.ssh_listen;
+  bridge_config.socket_path = config.ssh_socket_path;
+  bridge_config.authorized_keys_file = config.ssh_authorized_keys_file;
+  bridge_config.host_key_file = config.ssh_host_key_file;
+  bridge_config.sandbox_id = config.sandbox_id;
+  auto bridge = ssh::Bridge::create(io, bridge_config, services);
+  if (!bridge) die_at(Stage::ssh, bridge.error().message());
+  return std::move(*bridge);
+}
+
+UniqueFd sandbox_network(const policy::SandboxPlan& plan, const Sandbox& sandbox) {
+  if (plan.network_mode != policy::NetworkMode::kNone) return UniqueFd();
+  auto pid = proc_pid_of(sandbox.init_pid());
+  if (!pid) die_at(Stage::sandbox, pid.error().message());
+  std::string path = "/proc/" + std::to_string(*pid) + "/ns/net";
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) die_at(Stage::sandbox, "open " + path + ": " + std::strerror(errno));
+  return fd;
+}
+
 }  // namespace
 
 int run_supervisor(const Config& config) {
+  auto loaded = load_sandbox_plan(config);
+  if (!loaded) die_at(Stage::input, loaded.error().message());
+
+  // No thread exists before the sandbox init is forked: the io_context
+  // starts none (BOOST_ASIO_DISABLE_THREADS).
+  boost::asio::io_context io;
+  std::optional<SessionLauncher> launcher;
+  std::optional<LoopbackConnector> connector;
+  std::unique_ptr<ssh::Bridge> bridge;
+
   // The sandbox init is a fork of this process: create it while the
   // supervisor is still single-threaded (fork(2) in a threaded process
   // copies only the calling thread).
   SandboxSpec spec;
-  spec.clone_flags = CLONE_NEWPID;
+  spec.plan = &loaded->plan;
   auto sandbox = Sandbox::create(spec);
   if (!sandbox) die_at(Stage::sandbox, sandbox.error().message());
+  log_enforcement(*loaded, **sandbox);
 
-  boost::asio::io_context io;
   Pid1 pid1(io, **sandbox, config.shutdown_grace);
   (*sandbox)->attach(io);
   pid1.reap();
 
   MainProcess main(io, **sandbox);
   pid1.set_main(&main);
-  auto launch = main_launch(config);
+  // The bridge comes up before the main process starts: a bad key file
+  // ends the run with nothing of the agent started.
+  if (ssh_enabled(config)) {
+    launcher.emplace(**sandbox, loaded->plan, own_binary());
+    connector.emplace(io, sandbox_network(loaded->plan, **sandbox));
+    bridge = create_bridge(io, config, {&*launcher, &main, &*connector});
+    if (auto started = bridge->start(); !started) die_at(Stage::ssh, started.error().message());
+  }
+  auto launch = main_launch(config, loaded->plan);
   std::string command = launch.argv.front();
   main.start(
       std::move(launch),

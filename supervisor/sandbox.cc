@@ -12,39 +12,79 @@
 
 #include "control_channel.h"
 #include "log.h"
+#include "userns.h"
 
 namespace openshell {
 namespace {
 
 constexpr int kReadyTimeoutMs = 30'000;
 
-// Waits for the init's first report: Ready, or why it could not build the
-// sandbox.
-Result<void> wait_ready(int fd, pid_t pid) {
-  pollfd p{fd, POLLIN, 0};
-  int n;
-  do {
-    n = ::poll(&p, 1, kReadyTimeoutMs);
-  } while (n < 0 && errno == EINTR);
-  if (n == 0) return fail("sandbox init did not report ready within 30 s");
-  control::FromInit report;
-  std::vector<UniqueFd> fds;
-  auto got = control::receive_message(fd, report, fds, /*nonblocking=*/false);
-  if (!got) return std::unexpected(got.error());
-  if (*got == control::Received::closed) {
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    return fail("sandbox init exited before it was ready (wait status " + std::to_string(status) +
-                ")");
+// Flags by name in logs and errors (STYLE 13).
+std::string clone_flag_names(int flags) {
+  static const std::pair<int, const char*> names[] = {
+      {CLONE_NEWPID, "CLONE_NEWPID"}, {CLONE_NEWNS, "CLONE_NEWNS"},
+      {CLONE_NEWIPC, "CLONE_NEWIPC"}, {CLONE_NEWUTS, "CLONE_NEWUTS"},
+      {CLONE_NEWNET, "CLONE_NEWNET"}, {CLONE_NEWUSER, "CLONE_NEWUSER"}};
+  std::string out;
+  for (const auto& [bit, name] : names) {
+    if ((flags & bit) == 0) continue;
+    if (!out.empty()) out += "|";
+    out += name;
   }
-  if (report.has_setup_failed()) {
-    const auto& f = report.setup_failed();
-    std::string what = f.stage();
-    if (!f.detail().empty()) what += " (" + f.detail() + ")";
-    return fail(what, f.err());
+  return out;
+}
+
+int clone_flags_for(const policy::SandboxPlan* plan) {
+  int flags = CLONE_NEWPID;
+  if (plan == nullptr) return flags;
+  // The user namespace is entered later by the init itself (sandbox_init.cc).
+  flags |= CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS;
+  if (plan->network_mode == policy::NetworkMode::kNone) flags |= CLONE_NEWNET;
+  return flags;
+}
+
+// Waits for the init's reports until Ready, writing its id maps when it
+// asks, or returns why it could not build the sandbox.
+Result<SandboxReady> wait_ready(int fd, pid_t pid, const policy::SandboxPlan* plan) {
+  while (true) {
+    pollfd p{fd, POLLIN, 0};
+    int n;
+    do {
+      n = ::poll(&p, 1, kReadyTimeoutMs);
+    } while (n < 0 && errno == EINTR);
+    if (n == 0) return fail("sandbox init did not report ready within 30 s");
+    control::FromInit report;
+    std::vector<UniqueFd> fds;
+    auto got = control::receive_message(fd, report, fds, /*nonblocking=*/false);
+    if (!got) return std::unexpected(got.error());
+    if (*got == control::Received::closed) {
+      int status = 0;
+      ::waitpid(pid, &status, 0);
+      return fail("sandbox init exited before it was ready (wait status " + std::to_string(status) +
+                  ")");
+    }
+    if (report.has_setup_failed()) {
+      const auto& f = report.setup_failed();
+      std::string what = f.stage();
+      if (!f.detail().empty()) what += ": " + f.detail();
+      return fail(what, f.err());
+    }
+    if (report.has_userns_created() && plan != nullptr) {
+      if (auto mapped = write_id_maps(pid, plan->user_namespace); !mapped) {
+        return std::unexpected(mapped.error());
+      }
+      control::ToInit go;
+      go.mutable_id_maps_written();
+      if (auto sent = control::send_message(fd, go); !sent) return std::unexpected(sent.error());
+      continue;
+    }
+    if (!report.has_ready()) return fail("sandbox init: unexpected report before ready");
+    SandboxReady ready;
+    ready.landlock_abi = report.ready().landlock_abi();
+    ready.landlock_enforced = report.ready().landlock_enforced();
+    ready.notes.assign(report.ready().notes().begin(), report.ready().notes().end());
+    return ready;
   }
-  if (!report.has_ready()) return fail("sandbox init: unexpected first report");
-  return {};
 }
 
 }  // namespace
@@ -56,9 +96,10 @@ Result<std::unique_ptr<Sandbox>> Sandbox::create(const SandboxSpec& spec) {
 
   // clone(2) without CLONE_VM behaves as fork(2) but enters the new
   // namespaces; in the child it returns 0.
-  long pid = ::syscall(SYS_clone, static_cast<unsigned long>(spec.clone_flags | SIGCHLD), nullptr,
-                       nullptr, nullptr, 0L);
-  if (pid < 0) return fail_errno("clone(" + std::to_string(spec.clone_flags) + ")");
+  int flags = clone_flags_for(spec.plan);
+  long pid = ::syscall(SYS_clone, static_cast<unsigned long>(flags | SIGCHLD), nullptr, nullptr,
+                       nullptr, 0L);
+  if (pid < 0) return fail_errno("clone(" + clone_flag_names(flags) + ")");
   if (pid == 0) {
     ours.reset();
     // Keep the control socket and stdio; close every other inherited fd
@@ -69,15 +110,18 @@ Result<std::unique_ptr<Sandbox>> Sandbox::create(const SandboxSpec& spec) {
       ::close(control);
     }
     ::syscall(SYS_close_range, 4U, ~0U, 0);
-    run_sandbox_init(UniqueFd(3), spec.init);
+    run_sandbox_init(UniqueFd(3), spec.plan);
   }
   theirs.reset();
-  if (auto ready = wait_ready(ours.get(), static_cast<pid_t>(pid)); !ready) {
+  auto ready = wait_ready(ours.get(), static_cast<pid_t>(pid), spec.plan);
+  if (!ready) {
     ::kill(static_cast<pid_t>(pid), SIGKILL);
     ::waitpid(static_cast<pid_t>(pid), nullptr, 0);
     return std::unexpected(ready.error());
   }
-  return std::unique_ptr<Sandbox>(new Sandbox(static_cast<pid_t>(pid), std::move(ours)));
+  auto sandbox = std::unique_ptr<Sandbox>(new Sandbox(static_cast<pid_t>(pid), std::move(ours)));
+  sandbox->ready_ = std::move(*ready);
+  return sandbox;
 }
 
 Sandbox::~Sandbox() {
@@ -132,7 +176,14 @@ void Sandbox::handle(const control::FromInit& report) {
     }
   } else if (report.has_exited()) {
     auto it = running_.find(report.exited().id());
-    if (it == running_.end()) return;
+    if (it == running_.end()) {
+      it = pending_.find(report.exited().id());  // a probe: never "started"
+      if (it == pending_.end()) return;
+      auto callbacks = std::move(it->second);
+      pending_.erase(it);
+      if (callbacks.exited) callbacks.exited(report.exited().wait_status());
+      return;
+    }
     auto callbacks = std::move(it->second);
     running_.erase(it);
     if (callbacks.exited) callbacks.exited(report.exited().wait_status());

@@ -23,8 +23,16 @@
 namespace openshell {
 
 struct SandboxSpec {
-  int clone_flags = 0;  // CLONE_NEW* flags for the init
-  InitOptions init;
+  // The compiled policy; null: only a PID namespace (tests of the process
+  // protocol). Must outlive the Sandbox: the init is a fork that reads it.
+  const policy::SandboxPlan* plan = nullptr;
+};
+
+// What the init reported once the sandbox was built.
+struct SandboxReady {
+  int landlock_abi = 0;
+  bool landlock_enforced = false;
+  std::vector<std::string> notes;
 };
 
 struct SpawnCallbacks {
@@ -53,6 +61,7 @@ class Sandbox {
   // SIGKILL to the init: the kernel then kills every process of the sandbox.
   void kill();
   pid_t init_pid() const { return init_pid_; }
+  const SandboxReady& ready() const { return ready_; }
   bool alive() const { return alive_; }
 
   // Called by the reaper when the init's pid has been waited for. Every
@@ -67,6 +76,7 @@ class Sandbox {
   void handle(const control::FromInit& report);
 
   pid_t init_pid_;
+  SandboxReady ready_;
   bool alive_ = true;
   UniqueFd control_fd_;  // until attach() hands it to control_
   std::optional<boost::asio::posix::stream_descriptor> control_;

@@ -95,6 +95,7 @@ bool setup_stdio(const PreparedSpawn& spawn, const char** stage) {
     int err = 0;
     if (!apply_restrictions(*restrictions, &stage, &err)) child_fail(error_fd, stage, err);
   }
+  if (spawn.probe_only) ::_exit(0);
   exec_first_candidate(spawn, error_fd);
 }
 
@@ -110,7 +111,9 @@ std::string path_of(const std::vector<std::string>& env) {
 Result<PreparedSpawn> prepare_spawn(const control::SpawnRequest& request,
                                     const std::vector<int>& fds) {
   PreparedSpawn spawn;
-  if (request.argv().empty() || request.argv(0).empty()) return fail("spawn: empty argv");
+  if (!request.probe_only() && (request.argv().empty() || request.argv(0).empty())) {
+    return fail("spawn: empty argv");
+  }
   if (!request.cwd().starts_with("/")) return fail("spawn: cwd must be absolute");
   size_t expected_fds = request.tty() ? 1 : 3;
   if (fds.size() != expected_fds) {
@@ -118,6 +121,7 @@ Result<PreparedSpawn> prepare_spawn(const control::SpawnRequest& request,
                 std::to_string(fds.size()));
   }
   spawn.tty = request.tty();
+  spawn.probe_only = request.probe_only();
   for (size_t i = 0; i < fds.size(); ++i) spawn.fds[i] = fds[i];
   spawn.cwd = request.cwd();
   spawn.argv_storage.assign(request.argv().begin(), request.argv().end());
@@ -127,7 +131,8 @@ Result<PreparedSpawn> prepare_spawn(const control::SpawnRequest& request,
   for (auto& entry : spawn.env_storage) spawn.envp.push_back(entry.data());
   spawn.envp.push_back(nullptr);
 
-  const std::string& name = spawn.argv_storage[0];
+  if (spawn.argv_storage.empty()) return spawn;  // a probe
+  const std::string& name = request.path().empty() ? spawn.argv_storage[0] : request.path();
   if (name.find('/') != std::string::npos) {
     spawn.exec_paths.push_back(name);
   } else {

@@ -12,6 +12,7 @@
 
 #include "control.pb.h"
 #include "error.h"
+#include "restrict.h"
 
 namespace openshell {
 
@@ -29,9 +30,8 @@ struct PreparedSpawn {
   std::string cwd;
   bool tty = false;
   int fds[3] = {-1, -1, -1};  // tty: fds[0] is the terminal
+  bool probe_only = false;    // exit 0 after the restrictions instead of exec
 };
-
-struct ProcessRestrictions;  // restrict.h: identity, capabilities, Landlock, seccomp
 
 // Flattens a request and the fds that came with it. Fails when the request
 // is malformed (no argv, relative cwd, wrong number of fds).

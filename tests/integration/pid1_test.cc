@@ -1,9 +1,9 @@
 // The supervisor as PID 1 of a fresh PID namespace: exit codes, stdio,
 // terminals, signal forwarding, the grace period, reaping, logs and
 // startup failures. Every test runs the real binary.
-#include <gtest/gtest.h>
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
+#include <gtest/gtest.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -46,17 +46,19 @@ TEST(Stdio, PipesModePassesStdoutStderrAndStdinThroughUnchanged) {
 }
 
 TEST(Stdio, TtyModeGivesTheMainProcessATerminal) {
-  auto result = run(supervisor({}, {{"OPENSHELL_MAIN_PROCESS_SPEC",
-                                     R"({"version":1,"command":["/bin/sh","-c",)"
-                                     R"("test -t 0 && test -t 1 && test -t 2 && echo is-a-tty; tty"],"tty":true})"}}));
+  auto result = run(supervisor(
+      {}, {{"OPENSHELL_MAIN_PROCESS_SPEC",
+            R"({"version":1,"command":["/bin/sh","-c",)"
+            R"("test -t 0 && test -t 1 && test -t 2 && echo is-a-tty; tty"],"tty":true})"}}));
   EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_NE(result.out.find("is-a-tty"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("/dev/pts/"), std::string::npos) << result.out;
 }
 
 TEST(Stdio, TtyModeRelaysInputToTheTerminal) {
-  auto options = supervisor({}, {{"OPENSHELL_MAIN_PROCESS_SPEC",
-                                  R"({"version":1,"command":["/bin/sh","-c","read line; echo got:$line"],"tty":true})"}});
+  auto options = supervisor(
+      {}, {{"OPENSHELL_MAIN_PROCESS_SPEC",
+            R"({"version":1,"command":["/bin/sh","-c","read line; echo got:$line"],"tty":true})"}});
   options.stdin_data = "hello\n";
   auto result = run(options);
   EXPECT_EQ(result.exit_code, 0) << result.err;
@@ -72,8 +74,9 @@ TEST(MainProcessSpec, Base64UrlFormIsAccepted) {
 }
 
 TEST(MainProcessSpec, TrailingArgvOverridesTheSpec) {
-  auto result = run(supervisor({"--", "/bin/sh", "-c", "exit 9"},
-                               {{"OPENSHELL_MAIN_PROCESS_SPEC", R"({"version":1,"command":["/bin/false"]})"}}));
+  auto result = run(
+      supervisor({"--", "/bin/sh", "-c", "exit 9"},
+                 {{"OPENSHELL_MAIN_PROCESS_SPEC", R"({"version":1,"command":["/bin/false"]})"}}));
   EXPECT_EQ(result.exit_code, 9) << result.err;
 }
 
@@ -99,9 +102,23 @@ INSTANTIATE_TEST_SUITE_P(
                       BadSpec{R"({"version":2,"command":["/bin/true"]})", "unsupported version 2"},
                       BadSpec{R"({"version":1,"command":[]})", "non-empty"},
                       BadSpec{R"({"command":["/bin/true"]})", "unsupported version 0"},
-                      BadSpec{R"({"version":1,"command":["/bin/true"],"ttty":true})", "invalid JSON"},
+                      BadSpec{R"({"version":1,"command":["/bin/true"],"ttty":true})",
+                              "invalid JSON"},
                       BadSpec{"base64url:!!!", "invalid character"},
                       BadSpec{"base64url:eyJ2ZXJzaW9uIjoxfQ==", "padding"}));
+
+TEST(Environment, ProcessesStartFromTheContractNotTheSupervisorEnvironment) {
+  auto result = run(sh("env | sort", {{"SUPERVISOR_SECRET", "leak"},
+                                      {"OPENSHELL_SANDBOX_ID", "sb-7"},
+                                      {"OPENSHELL_USER_ENVIRONMENT", R"({"AGENT_MODE":"fast"})"}}));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out.find("SUPERVISOR_SECRET"), std::string::npos) << result.out;
+  EXPECT_EQ(result.out.find("OPENSHELL_"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("AGENT_MODE=fast\n"), std::string::npos) << result.out;
+  for (const char* name : {"HOME=", "USER=", "SHELL=", "PATH="}) {
+    EXPECT_NE(result.out.find(std::string("\n") + name), std::string::npos) << name << result.out;
+  }
+}
 
 TEST(Startup, BadEnvironmentNamesTheVariable) {
   auto result = run(sh("true", {{"OPENSHELL_SANDBOX_UID", "1000"}}));
@@ -126,9 +143,11 @@ TEST(Startup, DiagnosisGoesToTheTerminationLog) {
   std::string dev = make_temp_dir();
   write_file(dev + "/termination-log", "");
   ASSERT_EQ(::mknod((dev + "/null").c_str(), S_IFCHR | 0666, makedev(1, 3)), 0);
-  auto options = supervisor({}, {{"OPENSHELL_MAIN_PROCESS_SPEC", R"({"version":3,"command":["x"]})"}});
+  auto options =
+      supervisor({}, {{"OPENSHELL_MAIN_PROCESS_SPEC", R"({"version":3,"command":["x"]})"}});
   options.before_exec = [dev] {
-    return ::unshare(CLONE_NEWNS) == 0 && ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 &&
+    return ::unshare(CLONE_NEWNS) == 0 &&
+           ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 &&
            ::mount(dev.c_str(), "/dev", nullptr, MS_BIND, nullptr) == 0;
   };
   auto result = run(options);
@@ -175,10 +194,14 @@ TEST(Signals, AreForwardedToTheMainProcessGroup) {
       while :; do sleep 0.05; done)"));
   ASSERT_TRUE(running.read_until("child-ready", 10s));
   ASSERT_TRUE(running.read_until("ready", 10s));
-  for (auto [signo, name] : {std::pair{SIGHUP, "HUP"}, {SIGQUIT, "QUIT"}, {SIGUSR1, "USR1"},
-                             {SIGUSR2, "USR2"}, {SIGWINCH, "WINCH"}}) {
+  for (auto [signo, name] : {std::pair{SIGHUP, "HUP"},
+                             {SIGQUIT, "QUIT"},
+                             {SIGUSR1, "USR1"},
+                             {SIGUSR2, "USR2"},
+                             {SIGWINCH, "WINCH"}}) {
     running.signal(signo);
-    EXPECT_TRUE(running.read_until(std::string("main-") + name, 10s)) << name << ": " << running.out();
+    EXPECT_TRUE(running.read_until(std::string("main-") + name, 10s))
+        << name << ": " << running.out();
   }
   EXPECT_TRUE(running.read_until("child-USR1", 10s)) << running.out();
   running.signal(SIGKILL);

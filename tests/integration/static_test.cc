@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -37,14 +38,31 @@ TEST(StaticBinary, HasNoInterpreterAndNoNeededLibraries) {
 
 TEST(StaticBinary, RunsInAnEmptyRootWithAStaticBusyboxAsTheMainProcess) {
   std::string root = make_temp_dir();
+  ::chmod(root.c_str(), 0755);
   std::filesystem::copy_file(supervisor_binary(), root + "/openshell-supervisor");
-  std::filesystem::copy_file(busybox_binary(), root + "/busybox");
+  std::filesystem::create_directories(root + "/usr/bin");
+  std::filesystem::copy_file(busybox_binary(), root + "/usr/bin/busybox");
   ::chmod((root + "/openshell-supervisor").c_str(), 0755);
-  ::chmod((root + "/busybox").c_str(), 0755);
+  ::chmod((root + "/usr/bin/busybox").c_str(), 0755);
+
+  // What any container runtime provides even for a scratch image: /proc
+  // mounted, a /tmp mountpoint, and the root being a mount of its own.
+  ::mkdir((root + "/proc").c_str(), 0555);
+  ::mkdir((root + "/tmp").c_str(), 01777);
+  ::mkdir((root + "/sandbox").c_str(), 0755);
 
   Options options;
-  options.argv = {"/openshell-supervisor", "--", "/busybox", "sh", "-c", "echo hello from $$; exit 3"};
-  options.before_exec = [root] { return ::chroot(root.c_str()) == 0 && ::chdir("/") == 0; };
+  options.env = {{"OPENSHELL_SSH_LISTEN", "off"}};
+  options.argv = {"/openshell-supervisor",     "--", "/usr/bin/busybox", "sh", "-c",
+                  "echo hello from $$; exit 3"};
+  options.before_exec = [root] {
+    return ::unshare(CLONE_NEWNS) == 0 &&
+           ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 &&
+           ::mount(root.c_str(), root.c_str(), nullptr, MS_BIND, nullptr) == 0 &&
+           ::chdir(root.c_str()) == 0 && ::syscall(SYS_pivot_root, ".", ".") == 0 &&
+           ::umount2(".", MNT_DETACH) == 0 && ::chdir("/") == 0 &&
+           ::mount("proc", "/proc", "proc", 0, nullptr) == 0;
+  };
   auto result = run(options);
   EXPECT_EQ(result.exit_code, 3) << result.err;
   EXPECT_EQ(result.out, "hello from 2\n");
@@ -89,7 +107,8 @@ TEST(CopySelf, AFailureLeavesNoPartialFile) {
   std::string dir = make_temp_dir();
   Options options;
   options.argv = {"/bin/sh", "-c",
-                  supervisor_binary() + " copy-self " + dir + "/openshell-supervisor; echo rc=$?; ls -A " + dir};
+                  supervisor_binary() + " copy-self " + dir +
+                      "/openshell-supervisor; echo rc=$?; ls -A " + dir};
   options.new_pid_namespace = false;
   options.before_exec = [dir] {
     return ::unshare(CLONE_NEWNS) == 0 &&

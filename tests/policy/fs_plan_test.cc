@@ -145,6 +145,16 @@ TEST(FsTree, EntriesBelowFreshMountsAreNotBoundFromOutside) {
   }
 }
 
+TEST(FsTree, ReadOnlyInsideTheWritableTmpIsRefused) {
+  Policy p;
+  p.filesystem.read_only = {"/usr", "/tmp/keep"};
+  std::vector<std::string> notes;
+  auto t = build_fs_tree(p, default_inputs(), notes);
+  ASSERT_FALSE(t.has_value());
+  EXPECT_EQ(t.error().key, "filesystem_policy.read_only[1]");
+  EXPECT_THAT(t.error().message, HasSubstr("private /tmp"));
+}
+
 TEST(MountPlan, OrderAndKinds) {
   MountPlan m = build_mount_plan(tree_of(default_policy("/sandbox"), default_inputs()));
   ASSERT_FALSE(m.ops.empty());
@@ -230,6 +240,8 @@ TEST(Agreement, MountsAndLandlockAgreeForDefaultPolicy) {
 
 TEST(Agreement, MountsAndLandlockAgreeForNestedGrants) {
   Policy p;
+  // A read-only path under a writable bind: only the mount keeps it
+  // read-only (Landlock rules add up), which the bind can do.
   p.filesystem.read_only = {"/usr", "/data", "/data/rw/ro-again", "/proc/self"};
   p.filesystem.read_write = {"/data/rw", "/tmp/x", "/var/cache"};
   expect_agreement(p, default_inputs());

@@ -6,7 +6,11 @@
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
+#include <algorithm>
+#include <fstream>
+#include <iterator>
 #include <string>
+#include <vector>
 
 #include "sandbox-policy/model.h"
 
@@ -17,6 +21,11 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 const std::string kFixtures = POLICY_FIXTURES;
+
+std::string read_fixture(const std::string& name) {
+  std::ifstream in(kFixtures + "/" + name, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
 
 PolicyError load_error(const std::string& text) {
   auto r = load_policy_text(text, "policy.yaml");
@@ -220,6 +229,23 @@ TEST(LoadErrors, ReadOnlyAndReadWriteConflictNamesBothFields) {
   EXPECT_THAT(e.message, HasSubstr("filesystem_policy.read_only[1]"));
 }
 
+TEST(LoadErrors, ReadOnlyInsideAFreshWritableMountNamesBothFields) {
+  expect_error_at(
+      "version: 1\nfilesystem_policy:\n  read_only: [/usr, /tmp/keep]\n"
+      "  read_write: [/tmp]\n",
+      3, 21, "filesystem_policy.read_only[1]", "filesystem_policy.read_write[0]");
+  expect_error_at("version: 1\nfilesystem_policy:\n  read_only: [/tmp/keep]\n", 3, 15,
+                  "filesystem_policy.read_only[0]", "private /tmp");
+  expect_error_at(
+      "version: 1\nfilesystem_policy:\n  read_only: [/proc/sys]\n"
+      "  read_write: [/proc]\n",
+      3, 15, "filesystem_policy.read_only[0]", "filesystem_policy.read_write[0]");
+  // A read-only /tmp from the image may have read-only children.
+  EXPECT_TRUE(
+      load_policy_text("version: 1\nfilesystem_policy:\n  read_only: [/tmp, /tmp/a]\n", "p.yaml")
+          .has_value());
+}
+
 TEST(LoadErrors, SupervisorOnlyPathCannotBeGranted) {
   expect_error_at("version: 1\nfilesystem_policy:\n  read_only: [/etc/openshell/ssh]\n", 3, 15,
                   "filesystem_policy.read_only[0]", "supervisor-only");
@@ -389,6 +415,55 @@ TEST(LoadFixtures, ExamplePolicyWithEveryKeyLoads) {
   EXPECT_EQ(p->network_policies.size(), 1u);
   EXPECT_EQ(p->limits.size(), 1u);
   EXPECT_EQ(p->environment.at("LANG"), "C.UTF-8");
+}
+
+}  // namespace
+}  // namespace openshell::policy
+
+namespace openshell::policy {
+namespace {
+
+// Mangled policies never crash the loader and always come back either as a
+// valid model or as an error naming the file.
+TEST(LoadHostile, MangledFixturesFailCleanly) {
+  std::string base;
+  {
+    auto text = read_fixture("openshell-default.yaml");
+    base = text;
+  }
+  ASSERT_FALSE(base.empty());
+  uint32_t seed = 12345;
+  auto next = [&] {
+    seed = seed * 1103515245u + 12345u;
+    return seed >> 8;
+  };
+  const char kBytes[] = "[]{}:,-&*!|>'\"#\n\t ?%@`\\/.0a";
+  for (int round = 0; round < 3000; ++round) {
+    // Edited as a vector: GCC 12 warns falsely (-Wrestrict) on std::string
+    // insert/erase here.
+    std::vector<char> bytes(base.begin(), base.end());
+    int edits = 1 + next() % 4;
+    for (int e = 0; e < edits && !bytes.empty(); ++e) {
+      size_t pos = next() % bytes.size();
+      char c = kBytes[next() % (sizeof kBytes - 1)];
+      switch (next() % 3) {
+        case 0:
+          bytes.erase(bytes.begin() + pos,
+                      bytes.begin() + std::min(bytes.size(), pos + 1 + next() % 8));
+          break;
+        case 1:
+          bytes.insert(bytes.begin() + pos, c);
+          break;
+        default:
+          bytes[pos] = c;
+      }
+    }
+    std::string text(bytes.begin(), bytes.end());
+    auto r = load_policy_text(text, "mangled.yaml");
+    if (!r) {
+      EXPECT_EQ(r.error().file, "mangled.yaml") << text;
+    }
+  }
 }
 
 }  // namespace

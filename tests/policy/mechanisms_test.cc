@@ -134,6 +134,8 @@ TEST(UserNamespace, DefaultMapsOnlyTheSandboxIds) {
   EXPECT_EQ(u.uid_map[0].count, 1u);
   EXPECT_EQ(u.process_uid, 1000u);
   EXPECT_EQ(u.process_gid, 1000u);
+  EXPECT_EQ(u.init_uid, 1000u);
+  EXPECT_EQ(u.init_gid, 1000u);
   EXPECT_TRUE(u.deny_setgroups);
   EXPECT_TRUE(u.process_groups.empty());
   EXPECT_FALSE(u.root_in_sandbox);
@@ -160,15 +162,26 @@ TEST(UserNamespace, RootInSandboxMapsZeroToTheSandboxUid) {
   EXPECT_EQ(u.gid_map[0].inside, 0u);
   EXPECT_EQ(u.gid_map[0].outside, 1000u);
   EXPECT_EQ(u.process_uid, 0u);
+  EXPECT_EQ(u.init_uid, 0u);  // maps to 1000 outside
   EXPECT_TRUE(u.deny_setgroups);
   EXPECT_TRUE(u.process_groups.empty());
 }
 
-TEST(UserNamespace, NeverMapsZeroToZero) {
+TEST(UserNamespace, NeverMapsZeroToZeroAndInitIdsAreMapped) {
   for (bool root : {false, true}) {
     UserNamespacePlan u = build_userns_plan(sandbox_identity(), root);
     for (const auto& m : u.uid_map) EXPECT_NE(m.outside, 0u);
     for (const auto& m : u.gid_map) EXPECT_NE(m.outside, 0u);
+    auto mapped = [](const std::vector<IdMapping>& map, uint32_t inside) {
+      for (const auto& m : map) {
+        if (inside >= m.inside && inside - m.inside < m.count) return true;
+      }
+      return false;
+    };
+    EXPECT_TRUE(mapped(u.uid_map, u.init_uid));
+    EXPECT_TRUE(mapped(u.gid_map, u.init_gid));
+    EXPECT_TRUE(mapped(u.uid_map, u.process_uid));
+    EXPECT_TRUE(mapped(u.gid_map, u.process_gid));
   }
 }
 

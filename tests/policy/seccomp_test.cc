@@ -16,6 +16,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
+
 #include "bpf_interpreter.h"
 #include "sandbox-policy/seccomp_filter.h"
 
@@ -292,6 +294,58 @@ TEST(SeccompKernel, LoadedProgramDeniesInAChild) {
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
   ASSERT_TRUE(WIFEXITED(status)) << "child killed by signal " << WTERMSIG(status);
   EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+}  // namespace
+}  // namespace openshell::policy
+
+namespace openshell::policy {
+namespace {
+
+// Runs `body` in a child with the default filter loaded; returns the wait
+// status.
+template <typename Body>
+int status_under_filter(Body body) {
+  auto plan = build_seccomp_plan({});
+  EXPECT_TRUE(plan.has_value());
+  if (!plan) return -1;
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) _exit(10);
+    sock_fprog prog{static_cast<unsigned short>(plan->program.size()), plan->program.data()};
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) _exit(11);
+    body();
+    _exit(0);
+  }
+  int status = 0;
+  EXPECT_EQ(waitpid(pid, &status, 0), pid);
+  return status;
+}
+
+TEST(SeccompKernel, X32SyscallKillsTheProcess) {
+  int status = status_under_filter([] { syscall(0x40000000 | 39 /* x32 getpid */); });
+  ASSERT_TRUE(WIFSIGNALED(status)) << "exit status " << WEXITSTATUS(status);
+  EXPECT_EQ(WTERMSIG(status), SIGSYS);
+}
+
+TEST(SeccompKernel, I386SyscallKillsTheProcess) {
+  int status = status_under_filter([] {
+    long ret = 0;
+    // getpid through the 32-bit entry (int 0x80, eax = 20).
+    asm volatile("int $0x80" : "=a"(ret) : "a"(20) : "memory");
+    (void)ret;
+  });
+  ASSERT_TRUE(WIFSIGNALED(status)) << "exit status " << WEXITSTATUS(status);
+  EXPECT_EQ(WTERMSIG(status), SIGSYS);
+}
+
+TEST(SeccompProgramStability, SameInputSameProgram) {
+  auto a = build_seccomp_plan({});
+  auto b = build_seccomp_plan({});
+  ASSERT_TRUE(a && b);
+  ASSERT_EQ(a->program.size(), b->program.size());
+  EXPECT_EQ(0,
+            memcmp(a->program.data(), b->program.data(), a->program.size() * sizeof(sock_filter)));
 }
 
 }  // namespace

@@ -25,13 +25,18 @@ std::string supervisor_binary() {
   return path;
 }
 
-std::string busybox_binary() { return "/bin/busybox"; }
+std::string busybox_binary() {
+  return "/bin/busybox";
+}
 
 Options supervisor(std::vector<std::string> args, std::map<std::string, std::string> env) {
   Options options;
   options.argv.push_back(supervisor_binary());
   for (auto& arg : args) options.argv.push_back(std::move(arg));
   options.env = std::move(env);
+  // Tests of the sandbox and of PID 1 run without the SSH bridge unless they
+  // ask for it (it refuses to start without gateway keys).
+  options.env.try_emplace("OPENSHELL_SSH_LISTEN", "off");
   return options;
 }
 
@@ -82,7 +87,9 @@ Running::~Running() {
   if (err_fd_ >= 0) ::close(err_fd_);
 }
 
-void Running::signal(int signo) { ::kill(pid_, signo); }
+void Running::signal(int signo) {
+  ::kill(pid_, signo);
+}
 
 void Running::pump(int timeout_ms) {
   pollfd fds[2] = {{out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}};

@@ -65,9 +65,15 @@ TEST(Config, ErrorsNameTheVariableOrFlag) {
   } cases[] = {
       {{}, {{"OPENSHELL_SANDBOX_UID", "1000"}}, "OPENSHELL_SANDBOX_GID"},
       {{}, {{"OPENSHELL_SANDBOX_GID", "1000"}}, "OPENSHELL_SANDBOX_UID"},
-      {{}, {{"OPENSHELL_SANDBOX_UID", "0"}, {"OPENSHELL_SANDBOX_GID", "1"}}, "OPENSHELL_SANDBOX_UID=0"},
-      {{}, {{"OPENSHELL_SANDBOX_UID", "1"}, {"OPENSHELL_SANDBOX_GID", "4294967295"}}, "OPENSHELL_SANDBOX_GID="},
-      {{}, {{"OPENSHELL_SANDBOX_UID", "-1"}, {"OPENSHELL_SANDBOX_GID", "1"}}, "OPENSHELL_SANDBOX_UID=-1"},
+      {{},
+       {{"OPENSHELL_SANDBOX_UID", "0"}, {"OPENSHELL_SANDBOX_GID", "1"}},
+       "OPENSHELL_SANDBOX_UID=0"},
+      {{},
+       {{"OPENSHELL_SANDBOX_UID", "1"}, {"OPENSHELL_SANDBOX_GID", "4294967295"}},
+       "OPENSHELL_SANDBOX_GID="},
+      {{},
+       {{"OPENSHELL_SANDBOX_UID", "-1"}, {"OPENSHELL_SANDBOX_GID", "1"}},
+       "OPENSHELL_SANDBOX_UID=-1"},
       {{}, {{"OPENSHELL_USER_ENVIRONMENT", "[]"}}, "OPENSHELL_USER_ENVIRONMENT"},
       {{}, {{"OPENSHELL_USER_ENVIRONMENT", R"({"A":1})"}}, "\"A\" must be a string"},
       {{}, {{"OPENSHELL_LOG_LEVEL", "verbose"}}, "OPENSHELL_LOG_LEVEL=verbose"},
@@ -90,8 +96,9 @@ TEST(Config, ErrorsNameTheVariableOrFlag) {
 }
 
 TEST(Config, TrailingCommandOverridesTheSpecAndKeepsItsTty) {
-  auto config = parse({"--", "claude", "-p"},
-                      {{"OPENSHELL_MAIN_PROCESS_SPEC", R"({"version":1,"command":["x"],"tty":true})"}});
+  auto config =
+      parse({"--", "claude", "-p"},
+            {{"OPENSHELL_MAIN_PROCESS_SPEC", R"({"version":1,"command":["x"],"tty":true})"}});
   ASSERT_TRUE(config);
   EXPECT_EQ(config->main.command, (std::vector<std::string>{"claude", "-p"}));
   EXPECT_TRUE(config->main.tty);

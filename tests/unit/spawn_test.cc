@@ -71,7 +71,9 @@ control::SpawnRequest request(std::vector<std::string> argv, std::string cwd = "
   return r;
 }
 
-std::vector<int> stdio() { return {0, 1, 2}; }
+std::vector<int> stdio() {
+  return {0, 1, 2};
+}
 
 TEST(Spawn, PrepareRejectsMalformedRequests) {
   EXPECT_FALSE(prepare_spawn(request({}), stdio()));

@@ -1,0 +1,121 @@
+#include "check.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <cstdio>
+
+#include "landlock.h"
+#include "sandbox-policy/report.h"
+#include "sandbox.h"
+#include "sandbox_plan.h"
+
+namespace openshell {
+namespace {
+
+void line(const char* layer, const std::string& state) {
+  std::printf("%-14s %s\n", layer, state.c_str());
+}
+
+// Starts a probe in the sandbox: fork, every restriction, exit 0.
+Result<void> probe_process(Sandbox& sandbox) {
+  boost::asio::io_context io;
+  sandbox.attach(io);
+  std::optional<Result<void>> outcome;
+  std::vector<UniqueFd> fds;
+  for (int i = 0; i < 3; ++i) fds.emplace_back(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  control::SpawnRequest request;
+  request.set_probe_only(true);
+  request.set_cwd("/");
+  SpawnCallbacks callbacks;
+  callbacks.failed = [&](const Error& e) { outcome = std::unexpected(e); };
+  callbacks.exited = [&](int status) {
+    if (status == 0) {
+      outcome.emplace();
+    } else {
+      outcome.emplace(fail("probe wait status " + std::to_string(status)));
+    }
+  };
+  sandbox.spawn(std::move(request), std::move(fds), std::move(callbacks));
+  while (!outcome && io.run_one() > 0) {
+  }
+  if (!outcome) return fail("the sandbox ended before the probe reported");
+  return *outcome;
+}
+
+}  // namespace
+
+int run_check(const Config& config) {
+  auto loaded = load_sandbox_plan(config);
+  if (!loaded) {
+    std::fprintf(stderr, "openshell-supervisor: %s\n", loaded.error().message().c_str());
+    return 2;
+  }
+  const auto& plan = loaded->plan;
+  std::printf("policy         %s\n", loaded->origin.c_str());
+
+  SandboxSpec spec;
+  spec.plan = &plan;
+  auto sandbox = Sandbox::create(spec);
+  bool ok = true;
+  if (!sandbox) {
+    std::string why = sandbox.error().message();
+    for (const char* layer : {"user-ns", "mount-ns", "pid-ns", "ipc/uts-ns", "network"}) {
+      line(layer, "unavailable (" + why + ")");
+    }
+    line("capabilities", "unavailable (no sandbox)");
+    line("no_new_privs", "unavailable (no sandbox)");
+    line("landlock", "unavailable (no sandbox; kernel ABI " + std::to_string(landlock_abi()) + ")");
+    line("seccomp", "unavailable (no sandbox)");
+    ok = false;
+  } else {
+    auto probe = probe_process(**sandbox);
+    std::string per_process = probe ? "enforced" : "unavailable (" + probe.error().message() + ")";
+    const auto& ns = plan.user_namespace;
+    line("user-ns", "enforced (uid " + std::to_string(ns.process_uid) + ", gid " +
+                        std::to_string(ns.process_gid) +
+                        (ns.root_in_sandbox ? ", root inside" : "") + ", setgroups " +
+                        (ns.deny_setgroups ? "denied" : "allowed") + ")");
+    line("mount-ns",
+         "enforced (" + std::to_string(plan.mount_plan.ops.size()) + " mounts, fresh /proc)");
+    line("pid-ns", "enforced");
+    line("ipc/uts-ns", "enforced");
+    line("network", plan.network_mode == policy::NetworkMode::kNone
+                        ? "enforced (none: loopback only)"
+                        : "pod (shared with the pod)");
+    line("capabilities",
+         probe ? (plan.keep_capabilities == 0 ? "enforced (every set empty, securebits locked)"
+                                              : "degraded (policy keeps some)")
+               : per_process);
+    line("no_new_privs", per_process);
+    const auto& ready = (*sandbox)->ready();
+    std::string landlock = "ABI " + std::to_string(ready.landlock_abi);
+    if (!ready.landlock_enforced) {
+      line("landlock", "unavailable (" + landlock + ", best_effort)");
+    } else {
+      bool dropped = false;
+      for (const auto& note : ready.notes) dropped |= note.starts_with("landlock right");
+      line("landlock", (dropped ? "degraded (" : "enforced (") + landlock + ")");
+    }
+    line("seccomp", probe ? "enforced (" + std::to_string(plan.seccomp.entries.size()) + " rules)"
+                          : per_process);
+    ok = probe.has_value();
+  }
+  for (const auto& text : policy::format_unenforced(plan.unenforced))
+    std::printf("%s\n", text.c_str());
+  return ok ? 0 : 1;
+}
+
+int run_validate_policy(const Config& config) {
+  auto loaded = load_sandbox_plan_from(config, config.argument);
+  if (!loaded) {
+    std::fprintf(stderr, "openshell-supervisor: %s\n", loaded.error().message().c_str());
+    return 2;
+  }
+  for (const auto& text : policy::describe_plan(loaded->plan)) std::printf("%s\n", text.c_str());
+  return 0;
+}
+
+}  // namespace openshell

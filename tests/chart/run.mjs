@@ -1,0 +1,521 @@
+// Chart and sideload tests. Run through tests/chart/run.sh (which installs
+// helm, kubectl and the npm packages first). Prints one line per test and a
+// last line "N passed, N failed"; exits 1 when any test failed.
+import assert from "node:assert/strict";
+import path from "node:path";
+import { readFileSync, writeFileSync, mkdtempSync, rmSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { parse as parseYaml } from "yaml";
+import {
+  HELM, KUBECTL, root, chartDir, LINT_VALUES, ALL_APIS, run, helmTemplate, parseDocs, one, none,
+  loadCrdValidators, loadCoreValidators, validateObject, mountsResolve, selectorMatches,
+} from "./lib.mjs";
+
+const tests = [];
+const test = (name, fn) => tests.push({ name, fn });
+class Skip { constructor(why) { this.why = why; } }
+const skip = (why) => { throw new Skip(why); };
+const only = process.argv[2] ? new RegExp(process.argv[2]) : null;
+
+const crd = loadCrdValidators();
+const core = await loadCoreValidators();
+const schemas = { crd, core };
+
+const BIN = "/opt/openshell/bin";
+const SUPERVISOR = `${BIN}/openshell-supervisor`;
+
+function ok(r) {
+  assert.equal(r.code, 0, `helm template failed:\n${r.stderr}`);
+  return r.objects;
+}
+function validateAll(objs) {
+  const problems = objs.flatMap((o) => validateObject(o, schemas).map((p) => `${o.kind}/${o.metadata?.name}: ${p}`));
+  assert.deepEqual(problems, [], `rendered objects rejected by the schemas:\n  ${problems.join("\n  ")}`);
+}
+const template = (objs) => one(objs, "SandboxTemplate");
+const podSpec = (objs) => template(objs).spec.podTemplate.spec;
+const agent = (objs) => {
+  const c = podSpec(objs).containers.filter((x) => x.name === "agent");
+  assert.equal(c.length, 1, "one agent container");
+  return c[0];
+};
+const env = (c) => Object.fromEntries((c.env || []).map((e) => [e.name, e.value ?? e.valueFrom]));
+const mount = (c, p) => (c.volumeMounts || []).find((m) => m.mountPath === p);
+const volume = (spec, name) => (spec.volumes || []).find((v) => v.name === name);
+
+function expectFailure(r, re, what) {
+  assert.notEqual(r.code, 0, `${what}: helm accepted it`);
+  assert.match(r.stderr, re, `${what}: helm failed without the expected message:\n${r.stderr}`);
+}
+
+// Asserts the whole delivery wiring of one method on a rendered pod.
+function assertDelivery(objs, method) {
+  const spec = podSpec(objs);
+  const a = agent(objs);
+  assert.deepEqual(a.command, [SUPERVISOR], "agent command is the delivered supervisor");
+  const m = mount(a, BIN);
+  assert.ok(m, `agent container mounts ${BIN}`);
+  assert.equal(m.readOnly, true, `${BIN} is read-only in the agent container`);
+  const v = volume(spec, m.name);
+  assert.ok(v, `volume ${m.name} exists`);
+  assert.equal(template(objs).metadata.annotations["openshell.io/supervisor-delivery"], method);
+  if (method === "image-volume") {
+    assert.ok(v.image && v.image.reference, `an image volume, got ${JSON.stringify(v)}`);
+    assert.match(v.image.reference, /openshell-supervisor/);
+    assert.ok(!spec.initContainers || spec.initContainers.length === 0, "no init container with image-volume delivery");
+  } else {
+    assert.ok(v.emptyDir, `an emptyDir volume, got ${JSON.stringify(v)}`);
+    const inits = spec.initContainers || [];
+    assert.equal(inits.length, 1, "one init container");
+    const ic = inits[0];
+    assert.match(ic.image, /openshell-supervisor/);
+    assert.equal(ic.command, undefined, "init container keeps the image's entrypoint (no shell in the image)");
+    assert.deepEqual(ic.args, ["copy-self", SUPERVISOR], "init container runs copy-self into the shared volume");
+    const im = (ic.volumeMounts || []).find((x) => x.name === m.name);
+    assert.ok(im && im.mountPath === BIN && !im.readOnly, "init container writes the same volume at the same path");
+  }
+}
+
+// ------------------------------------------------------------------ lint --
+for (const kube of ["1.32", "1.35"]) {
+  test(`helm lint --strict (Kubernetes ${kube})`, () => {
+    const r = run(HELM, ["lint", chartDir, "--strict", "--kube-version", kube, "-f", LINT_VALUES]);
+    assert.equal(r.code, 0, `helm lint failed:\n${r.stdout}${r.stderr}`);
+  });
+}
+
+// ------------------------------------------- delivery by Kubernetes version --
+const AUTO = { "1.32": "init-container", "1.34": "init-container", "1.35": "image-volume", "1.36": "image-volume" };
+for (const [kube, method] of Object.entries(AUTO)) {
+  for (const apiVersion of ["v1beta1", "v1alpha1"]) {
+    test(`Kubernetes ${kube}, ${apiVersion}: automatic delivery is ${method}, every object valid`, () => {
+      const objs = ok(helmTemplate({ kube, set: [`sandbox.apiVersion=${apiVersion}`] }));
+      assert.equal(template(objs).apiVersion, `extensions.agents.x-k8s.io/${apiVersion}`);
+      assertDelivery(objs, method);
+      validateAll(objs);
+      const kinds = objs.map((o) => o.kind).sort();
+      assert.deepEqual(kinds, ["ConfigMap", "NetworkPolicy", "SandboxTemplate", "SandboxWarmPool", "Secret", "ServiceAccount"]);
+    });
+  }
+}
+
+test("explicit sideloadMethod wins over the version: image-volume on 1.34, init-container on 1.36", () => {
+  const a = ok(helmTemplate({ kube: "1.34", set: ["supervisor.sideloadMethod=image-volume"] }));
+  assertDelivery(a, "image-volume");
+  validateAll(a);
+  const b = ok(helmTemplate({ kube: "1.36", set: ["supervisor.sideloadMethod=init-container"] }));
+  assertDelivery(b, "init-container");
+  validateAll(b);
+});
+
+test("image-volume refused on a cluster without image volumes (1.30)", () => {
+  expectFailure(helmTemplate({ kube: "1.30", set: ["supervisor.sideloadMethod=image-volume"] }),
+    /image-volume needs Kubernetes >= 1\.31/, "image-volume on 1.30");
+});
+
+test("supervisor image: tag defaults to appVersion, digest pins, pullPolicy reaches both delivery forms", () => {
+  const chart = parseYaml(readFileSync(path.join(chartDir, "Chart.yaml"), "utf8"));
+  const a = ok(helmTemplate({ kube: "1.32", set: ["supervisor.image.repository=reg.example/os/sup", "supervisor.image.pullPolicy=Always"] }));
+  assert.equal(podSpec(a).initContainers[0].image, `reg.example/os/sup:${chart.appVersion}`);
+  assert.equal(podSpec(a).initContainers[0].imagePullPolicy, "Always");
+  const digest = "sha256:" + "ab".repeat(32);
+  const b = ok(helmTemplate({ kube: "1.36", set: ["supervisor.image.repository=reg.example/os/sup", `supervisor.image.digest=${digest}`, "supervisor.image.pullPolicy=Never"] }));
+  const v = volume(podSpec(b), mount(agent(b), BIN).name);
+  assert.equal(v.image.reference, `reg.example/os/sup@${digest}`);
+  assert.equal(v.image.pullPolicy, "Never");
+});
+
+// ------------------------------------------------------ agent container --
+test("agent container: security context of DESIGN §6, restartPolicy Never, SSH port", () => {
+  const objs = ok(helmTemplate({}));
+  const spec = podSpec(objs);
+  const a = agent(objs);
+  assert.equal(spec.restartPolicy, "Never");
+  const sc = a.securityContext;
+  assert.equal(sc.runAsUser, 0);
+  assert.deepEqual([...sc.capabilities.add].sort(), ["NET_ADMIN", "SETPCAP", "SYS_ADMIN"]);
+  assert.equal(sc.seccompProfile.type, "Unconfined");
+  assert.equal(sc.appArmorProfile.type, "Unconfined");
+  assert.equal(sc.privileged, undefined, "not privileged: only the named capabilities");
+  assert.equal(spec.hostUsers, undefined, "host users unless enabled");
+  assert.deepEqual(a.ports, [{ name: "ssh", containerPort: 2222, protocol: "TCP" }]);
+  assert.equal(a.image, "ghcr.io/nvidia/openshell-community/sandboxes/base:latest");
+  assert.ok(spec.terminationGracePeriodSeconds > Number(env(a).OPENSHELL_SHUTDOWN_GRACE_SECS), "supervisor grace below the pod's");
+});
+
+test("environment contract of DESIGN §4", () => {
+  const objs = ok(helmTemplate({ set: ["sandbox.mainProcess.command={claude,--yes}", "sandbox.mainProcess.tty=true", "sandbox.uid=1000", "sandbox.gid=1001", "supervisor.logLevel=info"], setString: ["sandbox.userEnvironment.EDITOR=vi"] }));
+  const e = env(agent(objs));
+  assert.equal(e.OPENSHELL_POLICY_FILE, "/etc/openshell/policy.yaml");
+  assert.equal(e.OPENSHELL_SSH_LISTEN, "0.0.0.0:2222");
+  assert.equal(e.OPENSHELL_SSH_AUTHORIZED_KEYS_FILE, "/etc/openshell/ssh/authorized_keys");
+  assert.equal(e.OPENSHELL_WORKDIR, "/sandbox");
+  assert.equal(e.OPENSHELL_SHUTDOWN_GRACE_SECS, "10");
+  assert.equal(e.OPENSHELL_LOG_LEVEL, "info");
+  assert.deepEqual(JSON.parse(e.OPENSHELL_MAIN_PROCESS_SPEC), { version: 1, command: ["claude", "--yes"], tty: true });
+  assert.equal(e.OPENSHELL_SANDBOX_UID, "1000");
+  assert.equal(e.OPENSHELL_SANDBOX_GID, "1001");
+  assert.deepEqual(JSON.parse(e.OPENSHELL_USER_ENVIRONMENT), { EDITOR: "vi" });
+  assert.deepEqual(e.OPENSHELL_SANDBOX, { fieldRef: { fieldPath: "metadata.name" } });
+  assert.deepEqual(e.OPENSHELL_SANDBOX_ID, { fieldRef: { fieldPath: "metadata.uid" } });
+  validateAll(objs);
+  const d = env(agent(ok(helmTemplate({}))));
+  for (const k of ["OPENSHELL_MAIN_PROCESS_SPEC", "OPENSHELL_SANDBOX_UID", "OPENSHELL_SANDBOX_GID", "OPENSHELL_USER_ENVIRONMENT"]) {
+    assert.equal(d[k], undefined, `${k} unset by default (the supervisor's default applies)`);
+  }
+});
+
+test("policy ConfigMap mounted at /etc/openshell/policy.yaml with the values' document", () => {
+  const objs = ok(helmTemplate({ setJson: ['policy.document={"version":1,"landlock":{"compatibility":"hard_requirement"}}'] }));
+  const cm = one(objs, "ConfigMap");
+  const doc = parseYaml(cm.data["policy.yaml"]);
+  assert.equal(doc.version, 1);
+  assert.equal(doc.landlock.compatibility, "hard_requirement");
+  const m = mount(agent(objs), "/etc/openshell/policy.yaml");
+  assert.ok(m && m.readOnly && m.subPath === "policy.yaml", `policy mount: ${JSON.stringify(m)}`);
+  const v = volume(podSpec(objs), m.name);
+  assert.equal(v.configMap.name, cm.metadata.name);
+  assert.ok(v.configMap.items.some((i) => i.key === "policy.yaml" && i.path === "policy.yaml"));
+  const ext = ok(helmTemplate({ set: ["policy.existingConfigMap=site-policy"] }));
+  assert.ok(none(ext, "ConfigMap"), "no ConfigMap rendered for an existing one");
+  assert.equal(volume(podSpec(ext), m.name).configMap.name, "site-policy");
+});
+
+test("gateway keys Secret mounted as /etc/openshell/ssh/authorized_keys", () => {
+  const objs = ok(helmTemplate({}));
+  const s = one(objs, "Secret");
+  assert.match(s.stringData.authorized_keys, /^ssh-ed25519 AAAA\S+ gateway@test\n?$/);
+  const m = mount(agent(objs), "/etc/openshell/ssh");
+  assert.ok(m && m.readOnly, "keys directory mounted read-only");
+  const v = volume(podSpec(objs), m.name);
+  assert.equal(v.secret.secretName, s.metadata.name);
+  assert.deepEqual(v.secret.items, [{ key: "authorized_keys", path: "authorized_keys" }]);
+  assert.equal(path.join(m.mountPath, v.secret.items[0].path), env(agent(objs)).OPENSHELL_SSH_AUTHORIZED_KEYS_FILE);
+  const ext = ok(helmTemplate({ key: false, set: ["gateway.existingSecret=gw-keys"] }));
+  assert.ok(none(ext, "Secret"));
+  assert.equal(volume(podSpec(ext), m.name).secret.secretName, "gw-keys");
+});
+
+test("SSH off: no keys needed, no port, no NetworkPolicy, listener off", () => {
+  const objs = ok(helmTemplate({ key: false, set: ["sandbox.sshListen=off"] }));
+  assert.equal(env(agent(objs)).OPENSHELL_SSH_LISTEN, "off");
+  assert.equal(agent(objs).ports, undefined);
+  assert.ok(none(objs, "Secret") && none(objs, "NetworkPolicy"));
+  validateAll(objs);
+});
+
+test("workspace: a 2Gi claim template mounted at /sandbox; size and class from values", () => {
+  const objs = ok(helmTemplate({}));
+  const t = template(objs);
+  assert.equal(t.spec.volumeClaimTemplates.length, 1);
+  const c = t.spec.volumeClaimTemplates[0];
+  assert.equal(c.spec.resources.requests.storage, "2Gi");
+  const m = mount(agent(objs), "/sandbox");
+  assert.ok(m, "agent mounts /sandbox");
+  assert.equal(m.name, c.metadata.name, "the /sandbox mount names the claim template");
+  assert.deepEqual(mountsResolve(t.spec.podTemplate, t.spec.volumeClaimTemplates), []);
+  const big = ok(helmTemplate({ set: ["server.workspaceDefaultStorageSize=20Gi", "server.workspaceStorageClassName=fast"] }));
+  const bc = template(big).spec.volumeClaimTemplates[0];
+  assert.equal(bc.spec.resources.requests.storage, "20Gi");
+  assert.equal(bc.spec.storageClassName, "fast");
+  validateAll(big);
+});
+
+test("every volume mount names a volume, in both delivery forms", () => {
+  for (const kube of ["1.32", "1.36"]) {
+    const t = template(ok(helmTemplate({ kube, set: ["sandbox.sshHostKeySecret=host-key"] })));
+    assert.deepEqual(mountsResolve(t.spec.podTemplate, t.spec.volumeClaimTemplates), []);
+  }
+});
+
+test("enableUserNamespaces: hostUsers false plus SETUID and SETGID; refused before 1.33", () => {
+  const objs = ok(helmTemplate({ kube: "1.34", set: ["server.enableUserNamespaces=true"] }));
+  assert.equal(podSpec(objs).hostUsers, false);
+  assert.deepEqual([...agent(objs).securityContext.capabilities.add].sort(), ["NET_ADMIN", "SETGID", "SETPCAP", "SETUID", "SYS_ADMIN"]);
+  validateAll(objs);
+  expectFailure(helmTemplate({ kube: "1.32", set: ["server.enableUserNamespaces=true"] }), /enableUserNamespaces needs Kubernetes >= 1\.33/, "user namespaces on 1.32");
+});
+
+test("GPU count becomes the nvidia.com/gpu limit, merged with other resources", () => {
+  const objs = ok(helmTemplate({ set: ["sandbox.gpuCount=2", "sandbox.resources.limits.memory=8Gi", "sandbox.resources.requests.cpu=1"] }));
+  const r = agent(objs).resources;
+  assert.equal(r.limits["nvidia.com/gpu"], 2);
+  assert.equal(r.limits.memory, "8Gi");
+  assert.equal(r.requests.cpu, 1);
+  validateAll(objs);
+  assert.equal(agent(ok(helmTemplate({}))).resources, undefined, "no resources by default");
+});
+
+test("sandbox image, pull policy and pull secrets", () => {
+  const objs = ok(helmTemplate({ set: ["server.sandboxImage=reg.example/agents/claude:1.2", "server.sandboxImagePullPolicy=Always", "server.sandboxImagePullSecrets={regcred,other}"] }));
+  assert.equal(agent(objs).image, "reg.example/agents/claude:1.2");
+  assert.equal(agent(objs).imagePullPolicy, "Always");
+  assert.deepEqual(podSpec(objs).imagePullSecrets, [{ name: "regcred" }, { name: "other" }]);
+  assert.equal(agent(ok(helmTemplate({}))).imagePullPolicy, undefined, "empty pull policy left to Kubernetes");
+  validateAll(objs);
+});
+
+test("sandboxNamespace places every namespaced object there", () => {
+  const objs = ok(helmTemplate({ namespace: "openshell", set: ["server.sandboxNamespace=agents"] }));
+  for (const o of objs) assert.equal(o.metadata.namespace, "agents", `${o.kind} namespace`);
+  const def = ok(helmTemplate({ namespace: "openshell" }));
+  for (const o of def) assert.equal(o.metadata.namespace, "openshell", `${o.kind} defaults to the release namespace`);
+});
+
+test("sandbox service account: created without token automount, annotations, or an existing one", () => {
+  const objs = ok(helmTemplate({ set: ["sandboxServiceAccount.annotations.eks\\.amazonaws\\.com/role-arn=arn:aws:iam::1:role/x"] }));
+  const sa = one(objs, "ServiceAccount");
+  assert.equal(sa.automountServiceAccountToken, false);
+  assert.equal(sa.metadata.annotations["eks.amazonaws.com/role-arn"], "arn:aws:iam::1:role/x");
+  assert.equal(podSpec(objs).serviceAccountName, sa.metadata.name);
+  assert.equal(podSpec(objs).automountServiceAccountToken, false);
+  const ext = ok(helmTemplate({ set: ["sandboxServiceAccount.create=false", "sandboxServiceAccount.name=agents-sa"] }));
+  assert.ok(none(ext, "ServiceAccount"));
+  assert.equal(podSpec(ext).serviceAccountName, "agents-sa");
+  assert.equal(podSpec(ext).automountServiceAccountToken, false);
+});
+
+// --------------------------------------------------------- NetworkPolicy --
+test("NetworkPolicy selects the pod template's own labels and admits only TCP 2222 from the gateway", () => {
+  const objs = ok(helmTemplate({ set: ["gateway.namespace=gw", "gateway.podSelector.app=openshell-gateway", "sandbox.sshPort=2222", "sandbox.podLabels.team=ml"] }));
+  const np = one(objs, "NetworkPolicy");
+  const labels = template(objs).spec.podTemplate.metadata.labels;
+  assert.ok(selectorMatches(np.spec.podSelector, labels), `podSelector ${JSON.stringify(np.spec.podSelector)} does not match pod labels ${JSON.stringify(labels)}`);
+  assert.ok(Object.keys(np.spec.podSelector.matchLabels || {}).length > 0, "an empty podSelector would select every pod of the namespace");
+  assert.deepEqual(np.spec.policyTypes, ["Ingress"]);
+  assert.equal(np.spec.ingress.length, 1, "a single ingress rule");
+  const rule = np.spec.ingress[0];
+  assert.deepEqual(rule.ports, [{ protocol: "TCP", port: 2222 }]);
+  assert.equal(rule.from.length, 1, "one peer: the gateway pods");
+  assert.deepEqual(rule.from[0].namespaceSelector, { matchLabels: { "kubernetes.io/metadata.name": "gw" } });
+  assert.equal(rule.from[0].podSelector.matchLabels.app, "openshell-gateway");
+  assert.equal(np.metadata.namespace, template(objs).metadata.namespace);
+  // Other pods of the namespace (the gateway itself, say) are not selected.
+  assert.ok(!selectorMatches(np.spec.podSelector, { "app.kubernetes.io/name": "openshell" }));
+  validateAll(objs);
+});
+
+test("NetworkPolicy follows the SSH port and can be disabled", () => {
+  const objs = ok(helmTemplate({ set: ["sandbox.sshPort=2022"] }));
+  assert.deepEqual(one(objs, "NetworkPolicy").spec.ingress[0].ports, [{ protocol: "TCP", port: 2022 }]);
+  assert.equal(env(agent(objs)).OPENSHELL_SSH_LISTEN, "0.0.0.0:2022");
+  assert.equal(agent(objs).ports[0].containerPort, 2022);
+  assert.ok(none(ok(helmTemplate({ set: ["networkPolicy.enabled=false"] })), "NetworkPolicy"));
+});
+
+// --------------------------------------------------------------- preflight --
+test("preflight fails the install when the agent-sandbox API is not served", () => {
+  expectFailure(helmTemplate({ apis: [] }), /preflight: this cluster does not serve extensions\.agents\.x-k8s\.io\/v1beta1\/SandboxTemplate/, "no agent-sandbox API");
+  expectFailure(helmTemplate({ apis: ALL_APIS.filter((a) => !a.includes("v1beta1")) }), /does not serve .*v1beta1/, "only v1alpha1 served");
+  expectFailure(helmTemplate({ apis: ALL_APIS.filter((a) => !a.startsWith("agents.x-k8s.io")) }), /does not serve agents\.x-k8s\.io\/v1beta1\/Sandbox/, "core agent-sandbox API missing");
+  ok(helmTemplate({ apis: ALL_APIS.filter((a) => !a.includes("v1beta1")), set: ["sandbox.apiVersion=v1alpha1"] }));
+  ok(helmTemplate({ apis: [], set: ["preflight.enabled=false"] }));
+  // Discovery lists "group/version" too; that alone must satisfy the check.
+  ok(helmTemplate({ apis: ["extensions.agents.x-k8s.io/v1beta1", "agents.x-k8s.io/v1beta1"] }));
+});
+
+// -------------------------------------------------------------- bad values --
+const BAD = [
+  [{ set: ["supervisor.sideloadMethod=scp"] }, /sideloadMethod.*value must be one of '', 'image-volume', 'init-container'/],
+  [{ set: ["sandbox.apiVersion=v1"] }, /sandbox\/apiVersion.*value must be one of 'v1beta1', 'v1alpha1'/],
+  [{ set: ["server.workspaceDefaultStorageSize=lots"] }, /workspaceDefaultStorageSize.*does not match pattern/],
+  [{ set: ["server.sandboxImagePullPolicy=Sometimes"] }, /sandboxImagePullPolicy.*value must be one of/],
+  [{ set: ["server.enableUserNamespaces=maybe"] }, /enableUserNamespaces.*want boolean/],
+  [{ set: ["sandbox.gpuCount=-1"] }, /gpuCount.*minimum/],
+  [{ set: ["sandbox.uid=0", "sandbox.gid=0"] }, /sandbox\/uid.*minimum/],
+  [{ set: ["sandbox.uid=1000"] }, /sandbox\.uid and sandbox\.gid go together/],
+  [{ setString: ["sandbox.userEnvironment.OPENSHELL_SSH_LISTEN=x"] }, /invalid propertyName 'OPENSHELL_SSH_LISTEN'/],
+  [{ set: ["sandbox.workdir=relative/dir"] }, /workdir.*does not match pattern/],
+  [{ set: ["sandbox.shutdownGraceSeconds=30", "sandbox.terminationGracePeriodSeconds=30"] }, /shutdownGraceSeconds \(30\) must be below sandbox\.terminationGracePeriodSeconds \(30\)/],
+  [{ set: ["sandboxServiceAccount.naem=x"] }, /additional properties 'naem' not allowed/],
+  [{ set: ["networkPolicy.enabled=yes"] }, /networkPolicy\/enabled.*want boolean/],
+  [{ set: ["gateway.podSelector=null"] }, /gateway\.podSelector must name at least one label/],
+  [{ set: ["sandbox.podLabels.app\\.kubernetes\\.io/instance=x"] }, /sandbox\.podLabels must not set app\.kubernetes\.io\/instance/],
+  [{ key: false }, /gateway\.authorizedKeys \(or gateway\.existingSecret\) is required/],
+  [{ set: ["gateway.authorizedKeys=not a key"] }, /authorizedKeys.*does not match pattern/],
+  [{ set: ["gateway.existingSecret=gw"] }, /only one of gateway\.authorizedKeys and gateway\.existingSecret/],
+  [{ setJson: ['policy.document={"version":2}'] }, /policy\/document\/version/],
+  [{ set: ["sandboxTemplate.networkPolicyManagement=Sometimes"] }, /networkPolicyManagement.*value must be one of/],
+];
+for (const [opts, re] of BAD) {
+  const label = JSON.stringify([...(opts.set || []), ...(opts.setString || []), ...(opts.setJson || []), ...(opts.key === false ? ["no gateway key"] : [])]);
+  test(`bad values rejected with their message: ${label}`, () => expectFailure(helmTemplate(opts), re, label));
+}
+
+// ------------------------------------- the validators reject real mistakes --
+test("schema validation is real: a render with an unknown container field is rejected", () => {
+  const objs = ok(helmTemplate({ setJson: ['sandbox.extraEnv=[{"name":"X","vaule":"typo"}]'] }));
+  const problems = validateObject(template(objs), schemas);
+  assert.ok(problems.some((p) => /additional properties.*'vaule'|must NOT have additional properties 'vaule'/.test(p)), `a misspelt env field passed: ${problems}`);
+});
+
+test("schema validation is real: wrong types and missing required fields in the pod template are rejected", () => {
+  const t = structuredClone(template(ok(helmTemplate({}))));
+  t.spec.podTemplate.spec.containers[0].securityContext.capabilities.add = "SYS_ADMIN";
+  delete t.spec.podTemplate.spec.containers[0].name;
+  const problems = validateObject(t, schemas);
+  assert.ok(problems.some((p) => /capabilities\/add must be array/.test(p)), `string capabilities passed: ${problems}`);
+  assert.ok(problems.some((p) => /required property 'name'/.test(p)), `nameless container passed: ${problems}`);
+  const np = structuredClone(one(ok(helmTemplate({})), "NetworkPolicy"));
+  np.spec.ingress[0].ports[0].port = { number: 2222 };
+  np.spec.ingress[0].form = np.spec.ingress[0].from;
+  const np2 = validateObject(np, schemas);
+  assert.ok(np2.some((p) => /port/.test(p)) && np2.some((p) => /'form'/.test(p)), `broken NetworkPolicy passed: ${np2}`);
+  const sa = { ...one(ok(helmTemplate({})), "ServiceAccount"), automountServiceAccountToken: "false" };
+  assert.ok(validateObject(sa, schemas).some((p) => /boolean/.test(p)), "string automount passed");
+});
+
+test("v1beta1 SandboxTemplate fields unknown to v1alpha1 are caught per served version", () => {
+  const t = structuredClone(template(ok(helmTemplate({ set: ["sandbox.apiVersion=v1alpha1"] }))));
+  t.spec.volumeClaimTemplatesPolicy = "Allowed"; // only in v1beta1
+  assert.ok(validateObject(t, schemas).some((p) => /volumeClaimTemplatesPolicy/.test(p)), "v1beta1-only field accepted by v1alpha1");
+  t.apiVersion = "extensions.agents.x-k8s.io/v1beta1";
+  assert.deepEqual(validateObject(t, schemas), []);
+});
+
+// ------------------------------------------------------------------ NOTES --
+for (const apiVersion of ["v1beta1", "v1alpha1"]) {
+  test(`NOTES (${apiVersion}): the SandboxClaim it shows is valid and names what the chart created`, () => {
+    const r = run(HELM, ["install", "t", chartDir, "--dry-run=client", "--namespace", "openshell",
+      "-f", LINT_VALUES, "--set", `sandbox.apiVersion=${apiVersion}`]);
+    assert.equal(r.code, 0, r.stderr);
+    const notes = r.stdout.slice(r.stdout.indexOf("NOTES:"));
+    const m = notes.match(/<<'YAML'\n([\s\S]*?)\n\s*YAML\n/);
+    assert.ok(m, `NOTES has no SandboxClaim manifest:\n${notes}`);
+    const claim = parseYaml(m[1].replace(/^ {2}/gm, ""));
+    claim.metadata.namespace = "openshell";
+    assert.deepEqual(validateObject(claim, schemas), []);
+    const objs = parseDocs(r.stdout.slice(0, r.stdout.indexOf("NOTES:")).replace(/^[\s\S]*?MANIFEST:\n/, ""));
+    if (apiVersion === "v1beta1") assert.equal(claim.spec.warmPoolRef.name, one(objs, "SandboxWarmPool").metadata.name);
+    else assert.equal(claim.spec.sandboxTemplateRef.name, template(objs).metadata.name);
+    assert.equal(one(objs, "SandboxWarmPool").spec.sandboxTemplateRef.name, template(objs).metadata.name);
+    assert.match(notes, /ssh -i gateway_key -p 2222/);
+  });
+}
+
+// The supervisor's own loader judges the policy the chart ships, once the
+// binary has one (validate-policy). Binary: OPENSHELL_SUPERVISOR_BINARY or
+// build/supervisor/openshell-supervisor.
+test("the chart's default policy passes the supervisor's validate-policy", () => {
+  const bin = process.env.OPENSHELL_SUPERVISOR_BINARY || path.join(root, "build", "supervisor", "openshell-supervisor");
+  if (!existsSync(bin)) return skip(`no supervisor binary at ${bin}`);
+  const help = run(bin, ["--help"]);
+  if (!`${help.stdout}${help.stderr}`.includes("validate-policy")) return skip("this supervisor build has no validate-policy");
+  const dir = mkdtempSync(path.join(tmpdir(), "policy-"));
+  try {
+    for (const [label, opts] of [["default", {}], ["hard Landlock", { setJson: ['policy.document={"version":1,"landlock":{"compatibility":"hard_requirement"}}'] }]]) {
+      const cm = one(ok(helmTemplate(opts)), "ConfigMap");
+      const f = path.join(dir, "policy.yaml");
+      writeFileSync(f, cm.data["policy.yaml"]);
+      const r = run(bin, ["validate-policy", f]);
+      assert.equal(r.code, 0, `${label} policy rejected by the supervisor:\n${r.stdout}${r.stderr}`);
+    }
+    writeFileSync(path.join(dir, "bad.yaml"), "version: 1\nfilesystem_policy:\n  read_write: [relative]\n");
+    assert.notEqual(run(bin, ["validate-policy", path.join(dir, "bad.yaml")]).code, 0, "validate-policy accepted a relative path: the check above proves nothing");
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
+// --------------------------------------------------------------- sideload --
+const SIDELOAD = path.join(root, "sideload");
+function kustomize(dir) {
+  const r = run(KUBECTL, ["kustomize", dir]);
+  assert.equal(r.code, 0, `kubectl kustomize ${path.relative(root, dir)} failed:\n${r.stderr}`);
+  return parseDocs(r.stdout);
+}
+function podSpecOf(o) {
+  if (o.kind === "Pod") return o.spec;
+  if (o.kind === "SandboxTemplate" || o.kind === "Sandbox") return o.spec.podTemplate.spec;
+  if (o.spec?.template?.spec) return o.spec.template.spec;
+  throw new Error(`no pod spec in ${o.kind}`);
+}
+function assertSideloaded(o, method) {
+  const spec = podSpecOf(o);
+  const target = spec.containers.find((c) => c.command?.[0] === SUPERVISOR);
+  assert.ok(target, `${o.kind}/${o.metadata.name}: no container runs ${SUPERVISOR}`);
+  const m = mount(target, BIN);
+  assert.ok(m && m.readOnly, `${o.kind}/${o.metadata.name}: ${BIN} not mounted read-only`);
+  const v = volume(spec, m.name);
+  if (method === "image-volume") {
+    assert.ok(v?.image?.reference, `${o.kind}: image volume expected, got ${JSON.stringify(v)}`);
+    assert.ok(!(spec.initContainers || []).some((c) => c.args?.[0] === "copy-self"));
+  } else {
+    assert.ok(v?.emptyDir, `${o.kind}: emptyDir expected, got ${JSON.stringify(v)}`);
+    const ic = (spec.initContainers || []).find((c) => (c.volumeMounts || []).some((x) => x.name === m.name));
+    assert.ok(ic, `${o.kind}: no init container fills ${m.name}`);
+    assert.deepEqual(ic.args, ["copy-self", SUPERVISOR]);
+  }
+  assert.equal(target.securityContext?.seccompProfile?.type, "Unconfined");
+  assert.ok(["SYS_ADMIN", "NET_ADMIN", "SETPCAP"].every((c) => target.securityContext.capabilities.add.includes(c)));
+  return target;
+}
+for (const method of ["image-volume", "init-container"]) {
+  test(`sideload example (${method}): kubectl kustomize renders a Pod and a SandboxTemplate with the supervisor delivered`, () => {
+    const objs = kustomize(path.join(SIDELOAD, "examples", method));
+    const pod = one(objs, "Pod");
+    const st = one(objs, "SandboxTemplate");
+    for (const o of [pod, st]) {
+      const c = assertSideloaded(o, method);
+      assert.deepEqual(c.args?.slice(0, 2), ["run", "--"], `${o.kind}: the original command becomes the main process after --`);
+      assert.ok(c.args.length > 2, `${o.kind}: the original command is kept`);
+    }
+    const problems = [st].flatMap((o) => validateObject(o, schemas));
+    assert.deepEqual(problems, []);
+    const p = core.get("PodTemplateSpec");
+    assert.ok(p({ metadata: pod.metadata, spec: pod.spec }), `Pod spec rejected: ${JSON.stringify(p.errors?.slice(0, 3))}`);
+  });
+}
+
+test("sideload: the images transformer rewrites the supervisor image in both forms; unlabelled workloads are untouched", () => {
+  const iv = kustomize(path.join(SIDELOAD, "examples", "image-volume"));
+  for (const o of iv) {
+    const spec = podSpecOf(o);
+    assert.equal(volume(spec, "openshell-supervisor").image.reference, "registry.example.com/openshell/openshell-supervisor:0.1.0", `${o.kind}: image volume reference`);
+  }
+  const ic = kustomize(path.join(SIDELOAD, "examples", "init-container"));
+  for (const o of ic) {
+    assert.equal(podSpecOf(o).initContainers[0].image, "registry.example.com/openshell/openshell-supervisor:0.1.0", `${o.kind}: init container image`);
+  }
+  const dir = mkdtempSync(path.join(tmpdir(), "sideload-"));
+  try {
+    const pod = parseYaml(readFileSync(path.join(SIDELOAD, "examples", "base", "pod.yaml"), "utf8"));
+    delete pod.metadata.labels;
+    writeFileSync(path.join(dir, "pod.yaml"), JSON.stringify(pod));
+    writeFileSync(path.join(dir, "kustomization.yaml"), `resources: [pod.yaml]\ncomponents: [${path.relative(dir, path.join(SIDELOAD, "components", "image-volume"))}]\n`);
+    const out = one(kustomize(dir), "Pod");
+    assert.deepEqual(out.spec, pod.spec, "a Pod without the label was changed");
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
+test("sideload: a target without the lists the patch appends to fails loudly, not silently", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "sideload-"));
+  try {
+    const pod = parseYaml(readFileSync(path.join(SIDELOAD, "examples", "base", "pod.yaml"), "utf8"));
+    delete pod.spec.volumes;
+    writeFileSync(path.join(dir, "pod.yaml"), JSON.stringify(pod));
+    writeFileSync(path.join(dir, "kustomization.yaml"), `resources: [pod.yaml]\ncomponents: [${path.relative(dir, path.join(SIDELOAD, "components", "init-container"))}]\n`);
+    const r = run(KUBECTL, ["kustomize", dir]);
+    assert.notEqual(r.code, 0, "kustomize accepted a Pod without spec.volumes");
+    assert.match(r.stderr, /volumes/);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
+// ------------------------------------------------------------------ runner --
+let passed = 0, failed = 0, skipped = 0;
+for (const t of tests) {
+  if (only && !only.test(t.name)) continue;
+  try {
+    await t.fn();
+    passed++;
+    console.log(`ok - ${t.name}`);
+  } catch (e) {
+    if (e instanceof Skip) {
+      skipped++;
+      console.log(`skip - ${t.name}: ${e.why}`);
+      continue;
+    }
+    failed++;
+    console.log(`not ok - ${t.name}\n    ${String(e.message || e).split("\n").join("\n    ")}`);
+  }
+}
+console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
+process.exit(failed ? 1 : 0);
