@@ -1,11 +1,13 @@
 #include "bridge.h"
 
+#include <libssh/callbacks.h>
 #include <sys/stat.h>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "connection.h"
 #include "listen_address.h"
@@ -27,10 +29,22 @@ struct Bridge::Impl {
   std::unique_ptr<asio::local::stream_protocol::acceptor> local;
   std::string unix_text;
   bool stopped = false;
+  // Handlers still queued when the Bridge is gone must not touch it.
+  std::shared_ptr<char> alive = std::make_shared<char>();
 
   void accept_tcp();
   void accept_unix();
+  void accept_later(void (Impl::*again)());
 };
+
+void Bridge::Impl::accept_later(void (Impl::*again)()) {
+  // One timer per wait, so the TCP and Unix listeners never cancel each other.
+  auto timer = std::make_shared<asio::steady_timer>(context.io, std::chrono::milliseconds(100));
+  timer->async_wait(
+      [this, weak = std::weak_ptr<char>(alive), timer, again](const boost::system::error_code& ec) {
+        if (!ec && !weak.expired() && !stopped) (this->*again)();
+      });
+}
 
 void ServerContext::admit(int fd, std::string peer) {
   // Admission: at most max_unauthenticated connections wait to authenticate.
@@ -79,6 +93,15 @@ void ServerContext::forget(std::uint64_t id, bool was_authenticated) {
 Result<std::unique_ptr<Bridge>> Bridge::create(asio::io_context& io, BridgeConfig config,
                                                BridgeServices services) {
   if (services.launcher == nullptr) return fail("ssh bridge: no process launcher");
+  // A static link has no library constructor to rely on.
+  if (ssh_init() != SSH_OK) return fail("ssh_init");
+  // libssh's own diagnostics join the JSON log instead of raw stderr lines.
+  ssh_set_log_callback([](int priority, const char* function, const char* buffer, void*) {
+    log::debug("libssh", {{"priority", priority},
+                          {"function", function ? function : ""},
+                          {"text", buffer ? buffer : ""}});
+  });
+  ssh_set_log_level(log::enabled(log::Level::trace) ? SSH_LOG_PROTOCOL : SSH_LOG_WARNING);
   auto impl = std::make_unique<Impl>(io, std::move(config), services);
   auto& ctx = impl->context;
 
@@ -175,8 +198,9 @@ Result<void> Bridge::start() {
 }
 
 void Bridge::Impl::accept_tcp() {
-  tcp->async_accept([this](const boost::system::error_code& ec, asio::ip::tcp::socket socket) {
-    if (stopped || ec == asio::error::operation_aborted) return;
+  tcp->async_accept([this, weak = std::weak_ptr<char>(alive)](const boost::system::error_code& ec,
+                                                              asio::ip::tcp::socket socket) {
+    if (weak.expired() || ec == asio::error::operation_aborted || stopped) return;
     if (!ec) {
       boost::system::error_code peer_ec;
       auto peer = socket.remote_endpoint(peer_ec);
@@ -184,8 +208,9 @@ void Bridge::Impl::accept_tcp() {
       std::string text = peer_ec ? "?" : endpoint_text(peer);
       context.admit(socket.release(), std::move(text));
     } else {
-      // EMFILE and the like: log and keep accepting later.
       log::error("ssh accept", {{"error", ec.message()}});
+      accept_later(&Impl::accept_tcp);
+      return;
     }
     accept_tcp();
   });
@@ -193,12 +218,15 @@ void Bridge::Impl::accept_tcp() {
 
 void Bridge::Impl::accept_unix() {
   local->async_accept(
-      [this](const boost::system::error_code& ec, asio::local::stream_protocol::socket socket) {
-        if (stopped || ec == asio::error::operation_aborted) return;
+      [this, weak = std::weak_ptr<char>(alive)](const boost::system::error_code& ec,
+                                                asio::local::stream_protocol::socket socket) {
+        if (weak.expired() || ec == asio::error::operation_aborted || stopped) return;
         if (!ec) {
           context.admit(socket.release(), "unix");
         } else {
           log::error("ssh accept", {{"error", ec.message()}});
+          accept_later(&Impl::accept_unix);
+          return;
         }
         accept_unix();
       });
@@ -231,8 +259,12 @@ std::vector<std::string> Bridge::listening() const {
   return out;
 }
 
-const std::string& Bridge::host_public_key() const { return impl_->context.host_public_key; }
-const std::string& Bridge::host_key_fingerprint() const { return impl_->context.host_fingerprint; }
+const std::string& Bridge::host_public_key() const {
+  return impl_->context.host_public_key;
+}
+const std::string& Bridge::host_key_fingerprint() const {
+  return impl_->context.host_fingerprint;
+}
 
 Bridge::Stats Bridge::stats() const {
   return {impl_->context.unauthenticated.size(), impl_->context.authenticated};

@@ -41,7 +41,10 @@ struct BridgeConfig {
 };
 
 // The supervisor's implementations; main_attach and connector may be null
-// (the subsystem or forwarding is then refused and audited).
+// (the subsystem or forwarding is then refused and audited). They must
+// outlive the Bridge's sessions: call stop() (or destroy the Bridge) before
+// destroying any of them, since ending a session signals its process and
+// detaches from the main process.
 struct BridgeServices {
   ProcessLauncher* launcher = nullptr;
   MainAttach* main_attach = nullptr;
@@ -60,7 +63,8 @@ class Bridge {
 
   // Binds the listeners and starts accepting on the io_context.
   Result<void> start();
-  // Closes the listeners and every connection (their processes get SIGHUP).
+  // Closes the listeners and every connection (their processes get SIGHUP),
+  // synchronously; afterwards the Bridge calls no service again.
   void stop();
 
   // Where it listens: "127.0.0.1:2222", "[::1]:2222", "unix:/run/x.sock".

@@ -27,7 +27,9 @@ void Channel::install_callbacks() {
   callbacks_installed_ = true;
 }
 
-void Channel::kick() { connection_.kick(); }
+void Channel::kick() {
+  connection_.kick();
+}
 
 void Channel::send_eof() {
   if (eof_sent_) return;
@@ -57,7 +59,7 @@ Channel::Feed Channel::feed(LoopFd& fd, ByteQueue& queue, std::size_t& backlog) 
     return Feed::broken;
   }
   for (;;) {
-    switch (queue.flush_to(fd.get())) {
+    switch (queue.flush_to(fd)) {
       case ByteQueue::Flush::broken:
         queue.clear();
         return Feed::broken;
@@ -87,7 +89,8 @@ Channel::Feed Channel::feed(LoopFd& fd, ByteQueue& queue, std::size_t& backlog) 
 namespace {
 int write_channel(ssh_channel channel, const char* data, std::size_t len, bool to_stderr) {
   auto n = static_cast<uint32_t>(len);
-  return to_stderr ? ssh_channel_write_stderr(channel, data, n) : ssh_channel_write(channel, data, n);
+  return to_stderr ? ssh_channel_write_stderr(channel, data, n)
+                   : ssh_channel_write(channel, data, n);
 }
 }  // namespace
 

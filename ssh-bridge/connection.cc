@@ -20,18 +20,21 @@ namespace {
 // what matters.
 constexpr std::size_t kMaxChannels = 64;
 
-
 }  // namespace
 
 Connection::Connection(ServerContext& context, std::uint64_t id, int fd, std::string peer)
-    : context_(context), id_(id), session_(ssh_new()), socket_(context.io), auth_timer_(context.io) {
+    : context_(context),
+      id_(id),
+      session_(ssh_new()),
+      socket_(context.io),
+      auth_timer_(context.io) {
   who_.connection = id;
   who_.peer = std::move(peer);
   who_.sandbox_id = context.config.sandbox_id;
   boost::system::error_code ec;
   socket_.assign(fd, ec);
   if (!ec) socket_.non_blocking(true, ec);
-  if (ec) close("socket setup: " + ec.message());
+  if (ec) setup_error_ = "socket setup: " + ec.message();
 }
 
 Connection::~Connection() {
@@ -43,8 +46,8 @@ Connection::~Connection() {
 }
 
 void Connection::start() {
-  if (closing_ || !session_) {
-    close("out of memory");
+  if (!setup_error_.empty() || !session_) {
+    close(session_ ? setup_error_ : "out of memory");
     return;
   }
   ssh_session s = session_.get();
@@ -108,8 +111,9 @@ void Connection::teardown() {
     event_.reset();
   }
   if (authenticated_) audit(who_, "session_close", close_reason_);
-  log::debug("ssh connection closed",
-             {{"peer", who_.peer}, {"reason", close_reason_}, {"connection", (unsigned long long)id_}});
+  log::debug(
+      "ssh connection closed",
+      {{"peer", who_.peer}, {"reason", close_reason_}, {"connection", (unsigned long long)id_}});
   if (started_) {
     ssh_disconnect(session_.get());
   } else if (fd >= 0) {
@@ -147,11 +151,18 @@ void Connection::service() {
   in_service_ = true;
   bool more = false;
   for (int rounds = 0;; ++rounds) {
+    bool idle = false;
     if (!kex_done_) {
       if (!handshake_step()) break;
-    } else if (ssh_event_dopoll(event_.get(), 0) == SSH_ERROR) {
-      close(std::string("protocol error: ") + ssh_get_error(session_.get()));
-      break;
+      idle = !readable_now(socket_.native_handle());
+    } else {
+      // One poll(2) and at most one read per call; SSH_AGAIN: nothing ready.
+      int rc = ssh_event_dopoll(event_.get(), 0);
+      if (rc == SSH_ERROR) {
+        close(std::string("protocol error: ") + ssh_get_error(session_.get()));
+        break;
+      }
+      idle = rc == SSH_AGAIN;
     }
     if (closing_) break;
     if (ssh_get_status(session_.get()) & (SSH_CLOSED | SSH_CLOSED_ERROR)) {
@@ -159,7 +170,7 @@ void Connection::service() {
       break;
     }
     pump_channels();
-    if (closing_ || !readable_now(socket_.native_handle())) break;
+    if (closing_ || idle) break;
     // Fairness: one busy connection yields to the others now and then.
     if (rounds >= 32) {
       more = true;

@@ -68,6 +68,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   AuditInfo who_;
   std::vector<std::shared_ptr<Channel>> channels_;
   std::string close_reason_;
+  std::string setup_error_;
   int failures_ = 0;
   bool started_ = false;
   bool kex_done_ = false;

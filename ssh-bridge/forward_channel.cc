@@ -42,7 +42,7 @@ std::shared_ptr<ForwardChannel> ForwardChannel::create(Connection& connection, s
   auto self = std::make_shared<ForwardChannel>(connection, channel, std::move(targets),
                                                std::move(target_text));
   self->callbacks_.channel_data_function = [](ssh_session, ssh_channel, void* data, uint32_t len,
-                                             int is_stderr, void* userdata) -> int {
+                                              int is_stderr, void* userdata) -> int {
     auto* me = static_cast<ForwardChannel*>(userdata);
     if (is_stderr || me->failed_ || me->client_closed_) return static_cast<int>(len);
     return static_cast<int>(me->take(me->to_socket_, data, len, me->backlog_));
@@ -59,8 +59,11 @@ std::shared_ptr<ForwardChannel> ForwardChannel::create(Connection& connection, s
 }
 
 ForwardChannel::ForwardChannel(Connection& connection, ssh_channel channel,
-                               std::vector<asio::ip::tcp::endpoint> targets, std::string target_text)
-    : Channel(connection, channel), targets_(std::move(targets)), target_text_(std::move(target_text)) {}
+                               std::vector<asio::ip::tcp::endpoint> targets,
+                               std::string target_text)
+    : Channel(connection, channel),
+      targets_(std::move(targets)),
+      target_text_(std::move(target_text)) {}
 
 void ForwardChannel::connect_next() {
   auto endpoint = targets_.at(next_target_++);
@@ -81,8 +84,8 @@ void ForwardChannel::connect_next() {
                 self->target_text_ + ": " + result.error().message());
           self->failed_ = true;
         } else {
-          self->socket_ = std::make_unique<LoopFd>(self->connection_.context().io,
-                                                   std::move(*result));
+          self->socket_ =
+              std::make_unique<LoopFd>(self->connection_.context().io, std::move(*result));
         }
         self->connecting_ = false;
         self->kick();

@@ -104,7 +104,7 @@ class MainAttach {
   virtual ~MainAttach() = default;
   // `want_input`: try to take the writer seat (granted when free).
   virtual Result<std::unique_ptr<Attachment>> attach(bool want_input,
-                                                    AttachCallbacks callbacks) = 0;
+                                                     AttachCallbacks callbacks) = 0;
 };
 
 // ---- Loopback connections inside the sandbox network (direct-tcpip) ----

@@ -16,7 +16,8 @@ constexpr size_t kMaxLineBytes = 16 * 1024;
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -37,7 +38,7 @@ bool is_key_type(std::string_view token) {
 Result<std::string> read_bounded(const std::string& path, size_t limit) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
   if (!fd) return fail_errno("open " + path);
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return fail_errno("stat " + path);
   if (!S_ISREG(st.st_mode)) return fail(path + " is not a regular file");
   std::string text;
@@ -126,7 +127,8 @@ AuthorizedKeys parse_authorized_keys(std::string_view text) {
     KeyPtr key(raw);
     // The blob names its own type; it must agree with the text before it.
     const char* blob_type = ssh_key_type_to_char(ssh_key_type(key.get()));
-    if (blob_type == nullptr || ssh_key_type_from_name(type_name.c_str()) != ssh_key_type(key.get())) {
+    if (blob_type == nullptr ||
+        ssh_key_type_from_name(type_name.c_str()) != ssh_key_type(key.get())) {
       skip("key type " + type_name + " does not match its data");
       continue;
     }

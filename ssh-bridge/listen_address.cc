@@ -59,7 +59,7 @@ Result<asio::local::stream_protocol::endpoint> parse_unix_listen(std::string_vie
   std::string dir = path.substr(0, path.rfind('/'));
   if (!dir.empty()) {
     if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return fail_errno("mkdir " + dir);
-    struct stat st{};
+    struct stat st {};
     if (::lstat(dir.c_str(), &st) != 0) return fail_errno("stat " + dir);
     if (!S_ISDIR(st.st_mode)) return fail(dir + " is not a directory");
     // Only the supervisor may reach the socket: the directory is what makes
@@ -69,7 +69,7 @@ Result<asio::local::stream_protocol::endpoint> parse_unix_listen(std::string_vie
       return fail_errno("chmod 0700 " + dir);
     }
   }
-  struct stat st{};
+  struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) return fail(path + " exists and is not a socket");
     if (::unlink(path.c_str()) != 0) return fail_errno("unlink stale socket " + path);

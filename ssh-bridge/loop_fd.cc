@@ -1,5 +1,8 @@
 #include "loop_fd.h"
 
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -8,13 +11,17 @@ namespace openshell::ssh {
 
 LoopFd::LoopFd(boost::asio::io_context& io, UniqueFd fd) : sd_(io) {
   if (fd) {
+    struct stat st {};
+    socket_ = ::fstat(fd.get(), &st) == 0 && S_ISSOCK(st.st_mode);
     sd_.assign(fd.release());
     sd_.non_blocking(true);
     open_ = true;
   }
 }
 
-LoopFd::~LoopFd() { close(); }
+LoopFd::~LoopFd() {
+  close();
+}
 
 void LoopFd::close() {
   if (!open_) return;
@@ -61,9 +68,32 @@ void ByteQueue::consume(std::size_t n) {
   }
 }
 
-ByteQueue::Flush ByteQueue::flush_to(int fd) {
+namespace {
+
+// send(2) has MSG_NOSIGNAL; a pipe or terminal does not, so SIGPIPE is held
+// blocked around the write and a pending one is taken back before unblocking.
+ssize_t write_no_sigpipe(int fd, bool is_socket, const char* data, std::size_t len) {
+  if (is_socket) return ::send(fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+  sigset_t pipe_only, old;
+  sigemptyset(&pipe_only);
+  sigaddset(&pipe_only, SIGPIPE);
+  ::sigprocmask(SIG_BLOCK, &pipe_only, &old);
+  ssize_t n = ::write(fd, data, len);
+  int saved = errno;
+  if (n < 0 && saved == EPIPE && !sigismember(&old, SIGPIPE)) {
+    const struct timespec zero {};
+    ::sigtimedwait(&pipe_only, nullptr, &zero);
+  }
+  ::sigprocmask(SIG_SETMASK, &old, nullptr);
+  errno = saved;
+  return n;
+}
+
+}  // namespace
+
+ByteQueue::Flush ByteQueue::flush_to(LoopFd& fd) {
   while (!empty()) {
-    ssize_t n = ::write(fd, front(), size());
+    ssize_t n = write_no_sigpipe(fd.get(), fd.is_socket(), front(), size());
     if (n > 0) {
       consume(static_cast<std::size_t>(n));
       continue;

@@ -22,6 +22,7 @@ class LoopFd {
   LoopFd& operator=(const LoopFd&) = delete;
 
   int get() { return open_ ? sd_.native_handle() : -1; }
+  bool is_socket() const { return socket_; }
   bool is_open() const { return open_; }
   void close();
   // Calls `ready` once the fd is readable/writable; a second call while one
@@ -32,6 +33,7 @@ class LoopFd {
  private:
   boost::asio::posix::stream_descriptor sd_;
   bool open_ = false;
+  bool socket_ = false;
   bool read_armed_ = false;
   bool write_armed_ = false;
   // A completion already queued when this object dies must not touch it:
@@ -58,8 +60,9 @@ class ByteQueue {
   }
 
   enum class Flush { done, blocked, broken };
-  // Writes as much as the fd takes without blocking.
-  Flush flush_to(int fd);
+  // Writes as much as the fd takes without blocking. A reader that went
+  // away is `broken`, never a SIGPIPE: the supervisor must survive any child.
+  Flush flush_to(LoopFd& fd);
 
  private:
   std::string data_;

@@ -27,10 +27,9 @@ struct SignalName {
   const char* name;
 };
 constexpr SignalName kSignals[] = {
-    {SIGABRT, "ABRT"}, {SIGALRM, "ALRM"}, {SIGFPE, "FPE"},   {SIGHUP, "HUP"},
-    {SIGILL, "ILL"},   {SIGINT, "INT"},   {SIGKILL, "KILL"}, {SIGPIPE, "PIPE"},
-    {SIGQUIT, "QUIT"}, {SIGSEGV, "SEGV"}, {SIGTERM, "TERM"}, {SIGUSR1, "USR1"},
-    {SIGUSR2, "USR2"},
+    {SIGABRT, "ABRT"}, {SIGALRM, "ALRM"}, {SIGFPE, "FPE"},   {SIGHUP, "HUP"},   {SIGILL, "ILL"},
+    {SIGINT, "INT"},   {SIGKILL, "KILL"}, {SIGPIPE, "PIPE"}, {SIGQUIT, "QUIT"}, {SIGSEGV, "SEGV"},
+    {SIGTERM, "TERM"}, {SIGUSR1, "USR1"}, {SIGUSR2, "USR2"},
 };
 
 const char* signal_name(int number) {
@@ -53,13 +52,15 @@ bool env_name_allowed(std::string_view name) {
   if (name.empty() || name.size() > kMaxEnvName) return false;
   if (name.starts_with("OPENSHELL_") || name.starts_with("LD_")) return false;
   for (char c : name) {
-    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+    bool ok =
+        (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
     if (!ok) return false;
   }
   return !(name[0] >= '0' && name[0] <= '9');
 }
 
-std::shared_ptr<SessionChannel> SessionChannel::create(Connection& connection, ssh_channel channel) {
+std::shared_ptr<SessionChannel> SessionChannel::create(Connection& connection,
+                                                       ssh_channel channel) {
   auto self = std::make_shared<SessionChannel>(connection, channel);
   auto& cb = self->callbacks_;
   cb.channel_data_function = [](ssh_session, ssh_channel, void* data, uint32_t len, int is_stderr,
@@ -108,7 +109,9 @@ std::shared_ptr<SessionChannel> SessionChannel::create(Connection& connection, s
 SessionChannel::SessionChannel(Connection& connection, ssh_channel channel)
     : Channel(connection, channel) {}
 
-SessionChannel::~SessionChannel() { stop_process(); }
+SessionChannel::~SessionChannel() {
+  stop_process();
+}
 
 void SessionChannel::refuse(std::string_view what) {
   audit(connection_.who(), "request_refused", what);
@@ -290,11 +293,10 @@ int SessionChannel::launch(LaunchKind kind, std::string command) {
     auto base = weak.lock();
     if (!base) return;
     auto* self = static_cast<SessionChannel*>(base.get());
-    std::string message = failure == LaunchFailure::no_shell
-                              ? "openshell: this sandbox has no shell for its user: " +
-                                    error.message() + "\r\n"
-                              : "openshell: cannot start " + self->what_ + ": " + error.message() +
-                                    "\r\n";
+    std::string message =
+        failure == LaunchFailure::no_shell
+            ? "openshell: this sandbox has no shell for its user: " + error.message() + "\r\n"
+            : "openshell: cannot start " + self->what_ + ": " + error.message() + "\r\n";
     audit(self->connection_.who(), "launch_failed", error.message());
     if (ssh_channel_is_open(self->raw())) {
       ssh_channel_write_stderr(self->raw(), message.data(), static_cast<uint32_t>(message.size()));
@@ -457,7 +459,8 @@ void SessionChannel::pump_attach() {
     notice_.clear();
   }
   while (!from_main_.empty() && !(ssh_get_poll_flags(session) & SSH_WRITE_PENDING)) {
-    std::size_t n = std::min<std::size_t>({from_main_.size(), ssh_channel_window_size(ch), 64 * 1024});
+    std::size_t n =
+        std::min<std::size_t>({from_main_.size(), ssh_channel_window_size(ch), 64 * 1024});
     if (n == 0) break;
     int written = ssh_channel_write(ch, from_main_.front(), static_cast<uint32_t>(n));
     if (written <= 0) break;
@@ -490,7 +493,8 @@ void SessionChannel::finish(int wait_status) {
       ssh_channel_request_send_exit_status(ch, 128 + WTERMSIG(wait_status));
     }
   } else {
-    ssh_channel_request_send_exit_status(ch, WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 255);
+    ssh_channel_request_send_exit_status(ch,
+                                         WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 255);
   }
   close_channel();
   if (mode_ == Mode::process) {

@@ -75,7 +75,9 @@ Attrs Reader::attrs() {
   return a;
 }
 
-Writer::Writer(std::uint8_t type) : buf_(4, '\0') { u8(type); }
+Writer::Writer(std::uint8_t type) : buf_(4, '\0') {
+  u8(type);
+}
 
 Writer& Writer::u8(std::uint8_t v) {
   buf_.push_back(static_cast<char>(v));
@@ -83,7 +85,8 @@ Writer& Writer::u8(std::uint8_t v) {
 }
 
 Writer& Writer::u32(std::uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) buf_.push_back(static_cast<char>((v >> shift) & 0xff));
+  for (int shift = 24; shift >= 0; shift -= 8)
+    buf_.push_back(static_cast<char>((v >> shift) & 0xff));
   return *this;
 }
 

@@ -18,25 +18,61 @@ constexpr std::uint32_t kMaxPacket = 256 * 1024;
 constexpr std::uint32_t kMaxData = kMaxPacket - 1024;
 
 enum Type : std::uint8_t {
-  kInit = 1, kVersion = 2, kOpen = 3, kClose = 4, kRead = 5, kWrite = 6, kLstat = 7,
-  kFstat = 8, kSetstat = 9, kFsetstat = 10, kOpendir = 11, kReaddir = 12, kRemove = 13,
-  kMkdir = 14, kRmdir = 15, kRealpath = 16, kStat = 17, kRename = 18, kReadlink = 19,
-  kSymlink = 20, kStatus = 101, kHandle = 102, kData = 103, kName = 104, kAttrs = 105,
-  kExtended = 200, kExtendedReply = 201,
+  kInit = 1,
+  kVersion = 2,
+  kOpen = 3,
+  kClose = 4,
+  kRead = 5,
+  kWrite = 6,
+  kLstat = 7,
+  kFstat = 8,
+  kSetstat = 9,
+  kFsetstat = 10,
+  kOpendir = 11,
+  kReaddir = 12,
+  kRemove = 13,
+  kMkdir = 14,
+  kRmdir = 15,
+  kRealpath = 16,
+  kStat = 17,
+  kRename = 18,
+  kReadlink = 19,
+  kSymlink = 20,
+  kStatus = 101,
+  kHandle = 102,
+  kData = 103,
+  kName = 104,
+  kAttrs = 105,
+  kExtended = 200,
+  kExtendedReply = 201,
 };
 
 enum Status : std::uint32_t {
-  kOk = 0, kEof = 1, kNoSuchFile = 2, kPermissionDenied = 3, kFailure = 4, kBadMessage = 5,
-  kNoConnection = 6, kConnectionLost = 7, kOpUnsupported = 8,
+  kOk = 0,
+  kEof = 1,
+  kNoSuchFile = 2,
+  kPermissionDenied = 3,
+  kFailure = 4,
+  kBadMessage = 5,
+  kNoConnection = 6,
+  kConnectionLost = 7,
+  kOpUnsupported = 8,
 };
 
 enum AttrFlags : std::uint32_t {
-  kAttrSize = 0x1, kAttrUidGid = 0x2, kAttrPermissions = 0x4, kAttrAcModTime = 0x8,
+  kAttrSize = 0x1,
+  kAttrUidGid = 0x2,
+  kAttrPermissions = 0x4,
+  kAttrAcModTime = 0x8,
   kAttrExtended = 0x80000000,
 };
 
 enum OpenFlags : std::uint32_t {
-  kOpenRead = 0x1, kOpenWrite = 0x2, kOpenAppend = 0x4, kOpenCreat = 0x8, kOpenTrunc = 0x10,
+  kOpenRead = 0x1,
+  kOpenWrite = 0x2,
+  kOpenAppend = 0x4,
+  kOpenCreat = 0x8,
+  kOpenTrunc = 0x10,
   kOpenExcl = 0x20,
 };
 

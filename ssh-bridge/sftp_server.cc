@@ -23,20 +23,31 @@ constexpr int kReaddirBatch = 100;
 
 std::uint32_t status_for(int err) {
   switch (err) {
-    case 0: return kOk;
-    case ENOENT: case ENOTDIR: case EBADF: case ELOOP: return kNoSuchFile;
-    case EPERM: case EACCES: case EFAULT: return kPermissionDenied;
-    case ENAMETOOLONG: case EINVAL: return kBadMessage;
-    case ENOSYS: return kOpUnsupported;
-    default: return kFailure;
+    case 0:
+      return kOk;
+    case ENOENT:
+    case ENOTDIR:
+    case EBADF:
+    case ELOOP:
+      return kNoSuchFile;
+    case EPERM:
+    case EACCES:
+    case EFAULT:
+      return kPermissionDenied;
+    case ENAMETOOLONG:
+    case EINVAL:
+      return kBadMessage;
+    case ENOSYS:
+      return kOpUnsupported;
+    default:
+      return kFailure;
   }
 }
 
 std::string status(std::uint32_t id, std::uint32_t code, std::string_view message = {}) {
-  static constexpr const char* kText[] = {"Success", "End of file", "No such file",
-                                          "Permission denied", "Failure", "Bad message",
-                                          "No connection", "Connection lost",
-                                          "Operation unsupported"};
+  static constexpr const char* kText[] = {
+      "Success",     "End of file",   "No such file",    "Permission denied",    "Failure",
+      "Bad message", "No connection", "Connection lost", "Operation unsupported"};
   if (message.empty()) message = code < 9 ? kText[code] : "Failure";
   return Writer(kStatus).u32(id).u32(code).string(message).string("").finish();
 }
@@ -61,18 +72,24 @@ Attrs attrs_from(const struct stat& st) {
 // because a static binary has no NSS.
 std::string long_name(std::string_view name, const struct stat& st) {
   char mode[11] = "----------";
-  if (S_ISDIR(st.st_mode)) mode[0] = 'd';
-  else if (S_ISLNK(st.st_mode)) mode[0] = 'l';
-  else if (S_ISCHR(st.st_mode)) mode[0] = 'c';
-  else if (S_ISBLK(st.st_mode)) mode[0] = 'b';
-  else if (S_ISFIFO(st.st_mode)) mode[0] = 'p';
-  else if (S_ISSOCK(st.st_mode)) mode[0] = 's';
+  if (S_ISDIR(st.st_mode))
+    mode[0] = 'd';
+  else if (S_ISLNK(st.st_mode))
+    mode[0] = 'l';
+  else if (S_ISCHR(st.st_mode))
+    mode[0] = 'c';
+  else if (S_ISBLK(st.st_mode))
+    mode[0] = 'b';
+  else if (S_ISFIFO(st.st_mode))
+    mode[0] = 'p';
+  else if (S_ISSOCK(st.st_mode))
+    mode[0] = 's';
   static constexpr char kRwx[] = "rwxrwxrwx";
   for (int i = 0; i < 9; ++i) {
     if (st.st_mode & (0400 >> i)) mode[1 + i] = kRwx[i];
   }
   char when[32] = "";
-  struct tm tm{};
+  struct tm tm {};
   time_t t = st.st_mtime;
   if (localtime_r(&t, &tm) != nullptr) strftime(when, sizeof when, "%b %e %H:%M", &tm);
   char line[128];
@@ -219,13 +236,20 @@ std::string Session::handle(std::string_view body, bool& fatal) {
     // Extensions named in OpenSSH's PROTOCOL file, each "name", "version".
     return Writer(kVersion)
         .u32(3)
-        .string("posix-rename@openssh.com").string("1")
-        .string("statvfs@openssh.com").string("2")
-        .string("fstatvfs@openssh.com").string("2")
-        .string("hardlink@openssh.com").string("1")
-        .string("fsync@openssh.com").string("1")
-        .string("limits@openssh.com").string("1")
-        .string("expand-path@openssh.com").string("1")
+        .string("posix-rename@openssh.com")
+        .string("1")
+        .string("statvfs@openssh.com")
+        .string("2")
+        .string("fstatvfs@openssh.com")
+        .string("2")
+        .string("hardlink@openssh.com")
+        .string("1")
+        .string("fsync@openssh.com")
+        .string("1")
+        .string("limits@openssh.com")
+        .string("1")
+        .string("expand-path@openssh.com")
+        .string("1")
         .finish();
   }
   std::uint32_t id = r.u32();
@@ -248,7 +272,7 @@ std::string Session::handle(std::string_view body, bool& fatal) {
       mode_t mode = (a.flags & kAttrPermissions) ? (a.permissions & 07777) : 0666;
       UniqueFd fd(::open(path.c_str(), flags, mode));
       if (!fd) return errno_status(id, errno);
-      struct stat st{};
+      struct stat st {};
       if (::fstat(fd.get(), &st) == 0 && S_ISDIR(st.st_mode)) return errno_status(id, EISDIR);
       std::string h = new_handle(std::move(fd), nullptr, path);
       if (h.empty()) return status(id, kFailure, "too many open handles");
@@ -310,7 +334,7 @@ std::string Session::handle(std::string_view body, bool& fatal) {
     case kStat: {
       std::string path = r.path();
       if (!r.ok()) return bad();
-      struct stat st{};
+      struct stat st {};
       int rc = type == kStat ? ::stat(path.c_str(), &st) : ::lstat(path.c_str(), &st);
       if (rc != 0) return errno_status(id, errno);
       return Writer(kAttrs).u32(id).attrs(attrs_from(st)).finish();
@@ -320,7 +344,7 @@ std::string Session::handle(std::string_view body, bool& fatal) {
       if (!r.ok()) return bad();
       Handle* h = lookup(handle, false);
       if (h == nullptr) return status(id, kFailure, "invalid handle");
-      struct stat st{};
+      struct stat st {};
       if (::fstat(h->fd.get(), &st) != 0) return errno_status(id, errno);
       return Writer(kAttrs).u32(id).attrs(attrs_from(st)).finish();
     }
@@ -366,7 +390,7 @@ std::string Session::handle(std::string_view body, bool& fatal) {
         errno = 0;
         struct dirent* d = ::readdir(h->dir);
         if (d == nullptr) break;
-        struct stat st{};
+        struct stat st {};
         if (::fstatat(dirfd(h->dir), d->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
         Writer e(0);
         e.string(d->d_name).string(long_name(d->d_name, st)).attrs(attrs_from(st));
@@ -457,7 +481,7 @@ std::string Session::handle(std::string_view body, bool& fatal) {
       if (name == "statvfs@openssh.com") {
         std::string path = r.path();
         if (!r.ok()) return bad();
-        struct statvfs st{};
+        struct statvfs st {};
         if (::statvfs(path.c_str(), &st) != 0) return errno_status(id, errno);
         return statvfs_reply(id, st);
       }
@@ -467,7 +491,7 @@ std::string Session::handle(std::string_view body, bool& fatal) {
         Handle* h = lookup(handle, false);
         if (h == nullptr) h = lookup(handle, true);
         if (h == nullptr) return status(id, kFailure, "invalid handle");
-        struct statvfs st{};
+        struct statvfs st {};
         if (::fstatvfs(h->fd.get(), &st) != 0) return errno_status(id, errno);
         return statvfs_reply(id, st);
       }

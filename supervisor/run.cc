@@ -138,6 +138,9 @@ int run_supervisor(const Config& config) {
       [&](int status) { pid1.main_exited(status); });
 
   io.run();
+  // Sessions end while the sandbox and the main process they refer to
+  // still exist (the bridge was created before them).
+  if (bridge) bridge->stop();
   return pid1.exit_code();
 }
 

@@ -11,4 +11,11 @@ tests/build.sh
 export OPENSHELL_TESTS_MUST_WORK=1
 # The container suite's SSH checks fail, not skip, when the bridge is absent.
 export OPENSHELL_E2E_SSH=1
-meson test -C build --print-errorlogs --num-processes 2 "$@"
+status=0
+meson test -C build --print-errorlogs --num-processes 2 "$@" | tee build/test-summary.txt || status=$?
+# The same counts as one plain closing line.
+ok=$(awk '/^Ok:/ {print $2}' build/test-summary.txt)
+failed=$(awk '/^(Fail|Timeout|Unexpected Pass):/ {n += $NF} END {print n + 0}' build/test-summary.txt)
+skipped=$(awk '/^Skipped:/ {print $2}' build/test-summary.txt)
+echo "${ok:-0} passed, ${failed} failed, ${skipped:-0} skipped"
+exit "$status"

@@ -85,7 +85,7 @@ SSH=(ssh -F /dev/null -i "$WORK/client" -o BatchMode=yes -o IdentitiesOnly=yes
      -o KexAlgorithms=curve25519-sha256 -l "$BENCH_USER")
 
 now() { date +%s.%N; }
-ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
+ratio() { python3 -c "print(f'{$1/$2:.3g}')"; }
 
 roundtrip() {  # average seconds of `ssh host true`
   local port=$1 start end
@@ -142,12 +142,8 @@ idle_sessions() {  # opens $SESSIONS idle sessions on $1, prints per-session KiB
 
 echo "ssh bridge vs OpenSSH $(ssh -V 2>&1 | cut -d, -f1) sshd; client key ed25519, host key ed25519, kex curve25519-sha256"
 echo
-b_rt=$(roundtrip "$BRIDGE_PORT"); s_rt=$(roundtrip "$SSHD_PORT")
-echo "ssh host true, mean of $ROUNDS:   bridge ${b_rt} ms   sshd ${s_rt} ms   ratio $(ratio "$b_rt" "$s_rt")x (lower is better)"
-b_dl=$(download "$BRIDGE_PORT"); s_dl=$(download "$SSHD_PORT")
-echo "1 GiB download, aes128-gcm:   bridge ${b_dl} MB/s   sshd ${s_dl} MB/s   ratio $(ratio "$b_dl" "$s_dl")x (higher is better)"
-b_ul=$(upload "$BRIDGE_PORT"); s_ul=$(upload "$SSHD_PORT")
-echo "1 GiB upload, aes128-gcm:     bridge ${b_ul} MB/s   sshd ${s_ul} MB/s   ratio $(ratio "$b_ul" "$s_ul")x (higher is better)"
+# Memory first, on fresh servers: later runs would leave freed heap behind
+# that the bridge reuses, flattering its figure.
 read -r b_rss b_pss < <(idle_sessions "$BRIDGE_PORT" bridge)
 read -r s_rss s_pss < <(idle_sessions "$SSHD_PORT" sshd)
 echo "$SESSIONS idle sessions, server memory growth per session:"
@@ -155,3 +151,9 @@ echo "   RSS: bridge ${b_rss} KiB   sshd ${s_rss} KiB   ratio $(ratio "$b_rss" "
 echo "   PSS: bridge ${b_pss} KiB   sshd ${s_pss} KiB   ratio $(ratio "$b_pss" "$s_pss")x"
 echo "(bridge: one process; sshd: the listener plus the two processes it forks per connection;"
 echo " the sessions' own 'sleep' processes are counted for neither)"
+b_rt=$(roundtrip "$BRIDGE_PORT"); s_rt=$(roundtrip "$SSHD_PORT")
+echo "ssh host true, mean of $ROUNDS:   bridge ${b_rt} ms   sshd ${s_rt} ms   ratio $(ratio "$b_rt" "$s_rt")x (lower is better)"
+b_dl=$(download "$BRIDGE_PORT"); s_dl=$(download "$SSHD_PORT")
+echo "1 GiB download, aes128-gcm:   bridge ${b_dl} MB/s   sshd ${s_dl} MB/s   ratio $(ratio "$b_dl" "$s_dl")x (higher is better)"
+b_ul=$(upload "$BRIDGE_PORT"); s_ul=$(upload "$SSHD_PORT")
+echo "1 GiB upload, aes128-gcm:     bridge ${b_ul} MB/s   sshd ${s_ul} MB/s   ratio $(ratio "$b_ul" "$s_ul")x (higher is better)"

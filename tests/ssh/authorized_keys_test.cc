@@ -26,8 +26,8 @@ TEST(AuthorizedKeys, TakesPlainKeysWithCommentsAndBlankLines) {
 }
 
 TEST(AuthorizedKeys, SkipsKeysWithOptionsBecauseTheyCannotBeHonoured) {
-  for (const char* options : {"restrict", "command=\"/bin/true\"", "from=\"10.0.0.0/8\"",
-                              "no-port-forwarding,no-pty"}) {
+  for (const char* options :
+       {"restrict", "command=\"/bin/true\"", "from=\"10.0.0.0/8\"", "no-port-forwarding,no-pty"}) {
     auto keys = parse_authorized_keys(std::string(options) + " ssh-ed25519 " + kKey + "\n");
     EXPECT_TRUE(keys.keys.empty()) << options;
     ASSERT_EQ(keys.skipped.size(), 1u);
@@ -36,12 +36,11 @@ TEST(AuthorizedKeys, SkipsKeysWithOptionsBecauseTheyCannotBeHonoured) {
 }
 
 TEST(AuthorizedKeys, SkipsGarbageAndMismatchedTypes) {
-  auto keys = parse_authorized_keys(
-      std::string("ssh-ed25519\n") +           // no data
-      "ssh-ed25519 !!!notbase64!!!\n" +          // bad base64
-      "ssh-rsa " + kKey + "\n" +                 // blob says ed25519
-      "ecdsa-sha2-nistp256 " + kKey + "\n" +     // blob says ed25519
-      std::string("ssh-ed25519 AAAA\0AAA\n", 21) // NUL byte
+  auto keys = parse_authorized_keys(std::string("ssh-ed25519\n") +              // no data
+                                    "ssh-ed25519 !!!notbase64!!!\n" +           // bad base64
+                                    "ssh-rsa " + kKey + "\n" +                  // blob says ed25519
+                                    "ecdsa-sha2-nistp256 " + kKey + "\n" +      // blob says ed25519
+                                    std::string("ssh-ed25519 AAAA\0AAA\n", 21)  // NUL byte
   );
   EXPECT_TRUE(keys.keys.empty());
   EXPECT_EQ(keys.skipped.size(), 5u);

@@ -39,8 +39,8 @@ TEST(EnvPolicy, RefusesSupervisorAndLoaderVariables) {
   EXPECT_TRUE(env_name_allowed("LANG"));
   EXPECT_TRUE(env_name_allowed("LC_ALL"));
   EXPECT_TRUE(env_name_allowed("_x1"));
-  for (const char* bad : {"OPENSHELL_SANDBOX_ID", "OPENSHELL_", "LD_PRELOAD", "LD_LIBRARY_PATH",
-                          "", "A=B", "1ABC", "A B", "A-B", "PATH\n"}) {
+  for (const char* bad : {"OPENSHELL_SANDBOX_ID", "OPENSHELL_", "LD_PRELOAD", "LD_LIBRARY_PATH", "",
+                          "A=B", "1ABC", "A B", "A-B", "PATH\n"}) {
     EXPECT_FALSE(env_name_allowed(bad)) << bad;
   }
   EXPECT_FALSE(env_name_allowed(std::string(300, 'A')));

@@ -74,7 +74,9 @@ void DirectLauncher::launch(LaunchRequest request, LaunchCallbacks callbacks) {
 
   int status_pipe[2];
   if (::pipe2(status_pipe, O_CLOEXEC) != 0) {
-    asio::post(io_, [cb = std::move(callbacks.failed)] { cb(LaunchFailure::other, Error{"pipe", errno}); });
+    asio::post(io_, [cb = std::move(callbacks.failed)] {
+      cb(LaunchFailure::other, Error{"pipe", errno});
+    });
     return;
   }
   int in = request.tty ? request.tty_slave.get() : request.stdin_fd.get();
@@ -102,7 +104,9 @@ void DirectLauncher::launch(LaunchRequest request, LaunchCallbacks callbacks) {
   ::close(status_pipe[1]);
   if (pid < 0) {
     ::close(status_pipe[0]);
-    asio::post(io_, [cb = std::move(callbacks.failed)] { cb(LaunchFailure::other, Error{"fork", errno}); });
+    asio::post(io_, [cb = std::move(callbacks.failed)] {
+      cb(LaunchFailure::other, Error{"fork", errno});
+    });
     return;
   }
   // The exec happens within microseconds; a blocking read is fine in tests.
@@ -121,7 +125,8 @@ void DirectLauncher::launch(LaunchRequest request, LaunchCallbacks callbacks) {
   }
   auto started = std::move(callbacks.started);
   running_.emplace(pid, std::move(callbacks));
-  asio::post(io_, [started = std::move(started), pid] { started(static_cast<ProcessHandle>(pid)); });
+  asio::post(io_,
+             [started = std::move(started), pid] { started(static_cast<ProcessHandle>(pid)); });
 }
 
 void DirectLauncher::signal(ProcessHandle handle, int signo) {

@@ -16,7 +16,9 @@
 namespace openshell::sftp {
 namespace {
 
-std::string body_of(std::string packet) { return packet.substr(4); }
+std::string body_of(std::string packet) {
+  return packet.substr(4);
+}
 
 struct Reply {
   uint8_t type = 0;
@@ -36,15 +38,20 @@ Reply parse(const std::string& packet) {
 }
 
 TEST(SftpReader, NeverReadsPastTheEnd) {
-  std::string data = std::string("\x00\x00\x00\x05" "abc", 7);  // claims 5, has 3
+  std::string data = std::string(
+      "\x00\x00\x00\x05"
+      "abc",
+      7);  // claims 5, has 3
   Reader r(data);
   EXPECT_TRUE(r.string().empty());
   EXPECT_FALSE(r.ok());
   EXPECT_EQ(r.u32(), 0u);  // stays failed
-  Reader huge(std::string("\xff\xff\xff\xff", 4));
+  std::string huge_len("\xff\xff\xff\xff", 4);
+  Reader huge(huge_len);
   huge.string();
   EXPECT_FALSE(huge.ok());
-  Reader short_int(std::string("\x01\x02", 2));
+  std::string two_bytes("\x01\x02", 2);
+  Reader short_int(two_bytes);
   short_int.u32();
   EXPECT_FALSE(short_int.ok());
 }
@@ -69,7 +76,8 @@ TEST(SftpFrame, WaitsForWholePacketsAndRefusesHugeOnes) {
   EXPECT_FALSE(too_large);
   EXPECT_FALSE(next_frame(std::string("\x00\x00\x00\x05\x01", 5), too_large));
   EXPECT_FALSE(too_large);
-  auto f = next_frame(std::string("\x00\x00\x00\x01\x01\x99", 6), too_large);
+  std::string one("\x00\x00\x00\x01\x01\x99", 6);
+  auto f = next_frame(one, too_large);
   ASSERT_TRUE(f);
   EXPECT_EQ(f->consumed, 5u);
   EXPECT_EQ(f->body, std::string("\x01", 1));
@@ -137,9 +145,9 @@ TEST_F(SftpSession, WriteCloseReadBack) {
 
 TEST_F(SftpSession, TruncatedRequestsAreBadMessages) {
   // Each request type, cut right after its id.
-  for (uint8_t type : {kOpen, kClose, kRead, kWrite, kLstat, kFstat, kSetstat, kFsetstat,
-                       kOpendir, kReaddir, kRemove, kMkdir, kRmdir, kRealpath, kStat, kRename,
-                       kReadlink, kSymlink, kExtended}) {
+  for (uint8_t type :
+       {kOpen, kClose, kRead, kWrite, kLstat, kFstat, kSetstat, kFsetstat, kOpendir, kReaddir,
+        kRemove, kMkdir, kRmdir, kRealpath, kStat, kRename, kReadlink, kSymlink, kExtended}) {
     Reply r = call(Writer(type).u32(42).finish());
     EXPECT_EQ(r.type, kStatus) << int(type);
     EXPECT_EQ(r.id, 42u);
@@ -149,8 +157,8 @@ TEST_F(SftpSession, TruncatedRequestsAreBadMessages) {
 }
 
 TEST_F(SftpSession, ForgedHandlesAreRefused) {
-  for (std::string h : {std::string(), std::string(8, '\0'), std::string(8, '\xff'),
-                        std::string(100, 'a')}) {
+  for (std::string h :
+       {std::string(), std::string(8, '\0'), std::string(8, '\xff'), std::string(100, 'a')}) {
     EXPECT_EQ(call(Writer(kRead).u32(1).string(h).u64(0).u32(10).finish()).status, kFailure);
   }
 }
@@ -159,8 +167,14 @@ TEST_F(SftpSession, RenameDoesNotReplaceButPosixRenameDoes) {
   close(open("a", O_CREAT | O_WRONLY, 0644));
   close(open("b", O_CREAT | O_WRONLY, 0644));
   EXPECT_NE(call(Writer(kRename).u32(1).string("a").string("b").finish()).status, kOk);
-  EXPECT_EQ(call(Writer(kExtended).u32(2).string("posix-rename@openssh.com").string("a").string("b")
-                     .finish()).status, kOk);
+  EXPECT_EQ(call(Writer(kExtended)
+                     .u32(2)
+                     .string("posix-rename@openssh.com")
+                     .string("a")
+                     .string("b")
+                     .finish())
+                .status,
+            kOk);
   EXPECT_NE(access("b", F_OK), -1);
   EXPECT_EQ(access("a", F_OK), -1);
 }
@@ -174,7 +188,8 @@ TEST_F(SftpSession, SymlinkTakesOpenSshArgumentOrder) {
 
 TEST_F(SftpSession, ReaddirListsAndEnds) {
   mkdir("d", 0755);
-  for (int i = 0; i < 250; ++i) close(open(("d/" + std::to_string(i)).c_str(), O_CREAT | O_WRONLY, 0644));
+  for (int i = 0; i < 250; ++i)
+    close(open(("d/" + std::to_string(i)).c_str(), O_CREAT | O_WRONLY, 0644));
   bool fatal = false;
   std::string reply = session_.handle(body_of(Writer(kOpendir).u32(1).string("d").finish()), fatal);
   Reader r(std::string_view(reply).substr(4));
@@ -243,9 +258,15 @@ TEST_F(SftpSession, RandomPacketsNeverCrash) {
       for (int e = 0; e < edits && p.size() > 1; ++e) {
         size_t at = 1 + rng() % (p.size() - 1);
         switch (rng() % 3) {
-          case 0: p[at] = static_cast<char>(rng()); break;
-          case 1: p.resize(at); break;
-          default: p.insert(at, 1, static_cast<char>(rng())); break;
+          case 0:
+            p[at] = static_cast<char>(rng());
+            break;
+          case 1:
+            p.resize(at);
+            break;
+          default:
+            p.insert(at, 1, static_cast<char>(rng()));
+            break;
         }
       }
       std::string reply = session.handle(p, fatal);

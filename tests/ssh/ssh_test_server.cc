@@ -29,22 +29,32 @@ int main(int argc, char** argv) {
   std::string shell = "/bin/sh";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i], value = argv[i + 1];
-    if (flag == "--listen") config.listen = value;
-    else if (flag == "--socket") config.socket_path = value;
-    else if (flag == "--authorized-keys") config.authorized_keys_file = value;
-    else if (flag == "--host-key") config.host_key_file = value;
-    else if (flag == "--sandbox-id") config.sandbox_id = value;
-    else if (flag == "--shell") shell = value;
-    else if (flag == "--max-unauthenticated") config.max_unauthenticated = std::stoul(value);
-    else if (flag == "--auth-timeout-ms") config.auth_timeout = std::chrono::milliseconds(std::stol(value));
-    else if (flag == "--info-file") info_file = value;
+    if (flag == "--listen")
+      config.listen = value;
+    else if (flag == "--socket")
+      config.socket_path = value;
+    else if (flag == "--authorized-keys")
+      config.authorized_keys_file = value;
+    else if (flag == "--host-key")
+      config.host_key_file = value;
+    else if (flag == "--sandbox-id")
+      config.sandbox_id = value;
+    else if (flag == "--shell")
+      shell = value;
+    else if (flag == "--max-unauthenticated")
+      config.max_unauthenticated = std::stoul(value);
+    else if (flag == "--auth-timeout-ms")
+      config.auth_timeout = std::chrono::milliseconds(std::stol(value));
+    else if (flag == "--info-file")
+      info_file = value;
     else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       return 2;
     }
   }
   log::init(log::Level::info);
-  ::signal(SIGPIPE, SIG_IGN);
+  // SIGPIPE keeps its default (fatal) action on purpose: the bridge must
+  // never raise it, whatever a client or child does.
 
   boost::asio::io_context io;
   char self[4096];

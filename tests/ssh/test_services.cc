@@ -59,7 +59,8 @@ Result<std::unique_ptr<Attachment>> FakeMain::attach(bool want_input, AttachCall
   if (want_input && writer_ == nullptr) writer_ = raw;
   auto attachment = std::make_unique<FakeAttachment>(*this, std::move(client));
   // The replay is delivered from the loop, never inside attach().
-  std::string replay = recent_.size() > kReplay ? recent_.substr(recent_.size() - kReplay) : recent_;
+  std::string replay =
+      recent_.size() > kReplay ? recent_.substr(recent_.size() - kReplay) : recent_;
   bool ended = ended_;
   asio::post(io_, [this, raw, replay = std::move(replay), ended] {
     if (clients_.count(raw) == 0) return;
@@ -94,15 +95,16 @@ void FakeMain::input(std::string_view data) {
 void PlainConnector::connect(const asio::ip::tcp::endpoint& endpoint,
                              std::function<void(Result<UniqueFd>)> done) {
   auto socket = std::make_shared<asio::ip::tcp::socket>(io_);
-  socket->async_connect(endpoint, [socket, done = std::move(done)](const boost::system::error_code& ec) {
-    if (ec) {
-      done(fail("connect", ec.value()));
-      return;
-    }
-    int fd = socket->release();
-    ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-    done(UniqueFd(fd));
-  });
+  socket->async_connect(endpoint,
+                        [socket, done = std::move(done)](const boost::system::error_code& ec) {
+                          if (ec) {
+                            done(fail("connect", ec.value()));
+                            return;
+                          }
+                          int fd = socket->release();
+                          ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+                          done(UniqueFd(fd));
+                        });
 }
 
 }  // namespace openshell::ssh::testing
