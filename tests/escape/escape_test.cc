@@ -730,6 +730,11 @@ TEST_F(Escape, TheSupervisorsEnvironmentDoesNotReachTheSandbox) {
 
 // --- Files ------------------------------------------------------------------
 
+// Read-only paths are bound read-only into the view (mounts.cc) and granted
+// read-only by Landlock. The mount answers first: opening for write, or
+// creating, on a read-only mount fails with EROFS before any LSM hook runs
+// (open(2), mkdir(2)); Landlock's EACCES shows where the mount is writable
+// (LandlockRefusesWritesWhereTheMountAllowsThem).
 TEST_F(Escape, WritingToEtcIsRefused) {
   EXPECT_TRUE(Reports(probe("write", {"/etc/passwd"}), "errno EROFS"));
   EXPECT_TRUE(Reports(probe("write", {"/etc/escape-new-file"}), "errno EROFS"));
@@ -740,7 +745,7 @@ TEST_F(Escape, WritingToUsrIsRefused) {
   EXPECT_TRUE(Reports(probe("mkdir", {"/usr/escape-new-dir"}), "errno EROFS"));
 }
 
-// The probe's own directory is granted read-only.
+// A directory the policy lists in filesystem_policy.read_only.
 TEST_F(Escape, WritingToAReadOnlyPolicyPathIsRefused) {
   EXPECT_TRUE(Reports(probe("write", {world.readable + "/note"}), "errno EROFS"));
 }
