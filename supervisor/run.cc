@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "bridge.h"
+#include "listen_address.h"
 #include "log.h"
 #include "loopback.h"
 #include "main_process.h"
@@ -94,6 +95,14 @@ UniqueFd sandbox_network(const policy::SandboxPlan& plan, const Sandbox& sandbox
 }  // namespace
 
 int run_supervisor(const Config& config) {
+  // The SSH socket's directory must exist before the policy is compiled, so
+  // that a supervisor-only location (/run/openshell) is masked in the
+  // sandbox rather than showing through once the bridge creates it.
+  if (!config.ssh_socket_path.empty()) {
+    if (auto socket = ssh::parse_unix_listen(config.ssh_socket_path); !socket) {
+      die_at(Stage::ssh, socket.error().message());
+    }
+  }
   auto loaded = load_sandbox_plan(config);
   if (!loaded) die_at(Stage::input, loaded.error().message());
 

@@ -4,7 +4,9 @@
 # KexAlgorithms=curve25519-sha256. Not pass/fail: prints figures and ratios.
 #
 # Usage: tests/bench/ssh_bench.sh BUILD_DIR [ROUNDS] [SESSIONS]
-#   BUILD_DIR holds tests/ssh/ssh-test-server (meson setup BUILD_DIR).
+#   BUILD_DIR is a meson build dir. BRIDGE=supervisor (default) measures the
+#   real supervisor with every session in the sandbox; BRIDGE=test-server
+#   the same bridge with a plain fork/exec launcher.
 set -uo pipefail
 
 BUILD=${1:?usage: ssh_bench.sh BUILD_DIR [ROUNDS] [SESSIONS]}
@@ -20,7 +22,7 @@ PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   pkill -P $$ 2>/dev/null || true
-  rm -rf "$WORK"
+  rm -rf "$WORK" "${SANDBOX_DIR:-}"
   if [ -n "${CREATED_USER:-}" ]; then
     # Sessions sshd left behind run as the user this script created.
     pkill -KILL -u "$(id -u "$BENCH_USER")" 2>/dev/null || true
@@ -44,13 +46,48 @@ ssh-keygen -q -t ed25519 -N '' -f "$WORK/client"
 ssh-keygen -q -t ed25519 -N '' -f "$WORK/host"
 cp "$WORK/client.pub" "$WORK/authorized_keys"
 
-# --- the bridge (test server: same bridge, fork/exec launcher, no sandbox)
-"$SERVER" --authorized-keys "$WORK/authorized_keys" --host-key "$WORK/host" \
-  --listen 127.0.0.1:0 --info-file "$WORK/bridge.info" 2>"$WORK/bridge.log" &
-BRIDGE_PID=$!
-PIDS+=("$BRIDGE_PID")
-for _ in $(seq 100); do [ -f "$WORK/bridge.info" ] && break; sleep 0.05; done
-BRIDGE_PORT=$(awk '/^listen/{n=split($2,a,":"); print a[n]}' "$WORK/bridge.info")
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+if [ "${BRIDGE:-supervisor}" = supervisor ]; then
+  # --- the bridge in the real supervisor: PID 1 of a fresh PID namespace,
+  # every session started in the sandbox (namespaces, Landlock, seccomp).
+  SUPERVISOR=$(realpath "$BUILD/supervisor/openshell-supervisor")
+  SANDBOX_DIR=$(mktemp -d /var/tmp/ssh-bench-sandbox.XXXXXX)  # not under the sandbox's fresh /tmp
+  chmod 755 "$SANDBOX_DIR"
+  mkdir "$SANDBOX_DIR/work"
+  chown 1000:1000 "$SANDBOX_DIR/work"
+  # The default policy plus /dev/zero, which the transfer test reads.
+  cat >"$SANDBOX_DIR/policy.yaml" <<POLICY
+version: 1
+filesystem_policy:
+  include_workdir: true
+  read_only: [/usr, /lib, /proc, /dev/urandom, /dev/zero, /etc]
+  read_write: [/tmp, /dev/null]
+landlock: { compatibility: best_effort }
+POLICY
+  BRIDGE_PORT=$(free_port)
+  OPENSHELL_SSH_LISTEN=127.0.0.1:$BRIDGE_PORT OPENSHELL_SSH_AUTHORIZED_KEYS_FILE=$WORK/authorized_keys \
+    OPENSHELL_SSH_HOST_KEY_FILE=$WORK/host OPENSHELL_WORKDIR=$SANDBOX_DIR/work \
+    OPENSHELL_POLICY_FILE=$SANDBOX_DIR/policy.yaml \
+    unshare --pid --fork --kill-child "$SUPERVISOR" -- sleep 100000 2>"$WORK/bridge.log" &
+  UNSHARE_PID=$!
+  PIDS+=("$UNSHARE_PID")
+  for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$BRIDGE_PORT") 2>/dev/null && break
+    sleep 0.05
+  done
+  BRIDGE_PID=$(cat "/proc/$UNSHARE_PID/task/$UNSHARE_PID/children" | awk '{print $1}')
+  BRIDGE_KIND="supervisor (sessions in the sandbox)"
+else
+  # --- the bridge in the test server: same bridge, fork/exec launcher, no sandbox
+  "$SERVER" --authorized-keys "$WORK/authorized_keys" --host-key "$WORK/host" \
+    --listen 127.0.0.1:0 --info-file "$WORK/bridge.info" 2>"$WORK/bridge.log" &
+  BRIDGE_PID=$!
+  PIDS+=("$BRIDGE_PID")
+  for _ in $(seq 100); do [ -f "$WORK/bridge.info" ] && break; sleep 0.05; done
+  BRIDGE_PORT=$(awk '/^listen/{n=split($2,a,":"); print a[n]}' "$WORK/bridge.info")
+  BRIDGE_KIND="test server (no sandbox)"
+fi
 
 # --- OpenSSH sshd with its own configuration, nothing from /etc/ssh
 SSHD_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -140,6 +177,7 @@ idle_sessions() {  # opens $SESSIONS idle sessions on $1, prints per-session KiB
   echo "$(( (after - before) / SESSIONS )) $(( (after_pss - before_pss) / SESSIONS ))"
 }
 
+echo "bridge: $BRIDGE_KIND"
 echo "ssh bridge vs OpenSSH $(ssh -V 2>&1 | cut -d, -f1) sshd; client key ed25519, host key ed25519, kex curve25519-sha256"
 echo
 # Memory first, on fresh servers: later runs would leave freed heap behind
