@@ -77,6 +77,7 @@ POLICY
     sleep 0.05
   done
   BRIDGE_PID=$(cat "/proc/$UNSHARE_PID/task/$UNSHARE_PID/children" | awk '{print $1}')
+  PIDS+=("$BRIDGE_PID")  # unshare(1) ignores SIGTERM while it waits: stop the supervisor itself
   BRIDGE_KIND="supervisor (sessions in the sandbox)"
 else
   # --- the bridge in the test server: same bridge, fork/exec launcher, no sandbox
