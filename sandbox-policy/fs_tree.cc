@@ -130,6 +130,14 @@ PolicyResult<FsTree> build_fs_tree(const Policy& policy, const CompileInputs& in
   // policy entry there only grants Landlock access inside the fresh mount.
   FsTree tree;
   for (auto& [path, node] : nodes) {
+    // The supervisor binary stays a read-only bind even below a fresh
+    // writable mount (a build tree under /tmp): the mount makes it
+    // read-only whatever Landlock grants around it, and its mountpoint is
+    // created in the fresh tmpfs (supervisor/mounts.cc).
+    if (node.origin == "supervisor binary") {
+      tree.nodes.push_back(std::move(node));
+      continue;
+    }
     for (const FsNode& parent : tree.nodes) {
       if (parent.source != FsSource::kBind && parent.access != FsAccess::kMasked &&
           path_is_within(path, parent.path)) {

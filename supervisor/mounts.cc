@@ -64,12 +64,20 @@ Result<void> apply(const MountOp& op, const std::string& root, std::vector<std::
     case MountKind::kBindRoot:
       return bind_mount(op.source, target, /*read_only=*/true);
     case MountKind::kBindReadOnly:
-    case MountKind::kBindReadWrite:
-      if (!exists(op.source) || !exists(target)) {
+    case MountKind::kBindReadWrite: {
+      struct stat source {};
+      if (!exists(op.source, &source)) {
         skipped.push_back(op.target + " (" + op.origin + "): not in the image");
         return {};
       }
+      // Below a fresh tmpfs the mountpoint is made; in the read-only image
+      // that fails (EROFS) and the entry is skipped.
+      if (!exists(target) && !make_path(target, !S_ISDIR(source.st_mode))) {
+        skipped.push_back(op.target + " (" + op.origin + "): no mountpoint in the view");
+        return {};
+      }
       return bind_mount(op.source, target, op.kind == MountKind::kBindReadOnly);
+    }
     case MountKind::kProc:
       if (!exists(target)) return fail("no " + op.target + " in the image to mount proc on");
       // A fresh procfs shows the sandbox's PID namespace only (proc(5)).
@@ -118,15 +126,29 @@ Result<void> build_mount_view(const policy::MountPlan& plan, std::vector<std::st
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
     return fail_errno("make / private");
   }
+  // The staging tmpfs hides what is below it, so it must not sit above a
+  // bind source (a supervisor binary in a build tree under /tmp).
+  auto hides_a_source = [&](const std::string& dir) {
+    for (const auto& op : plan.ops) {
+      if (op.kind != MountKind::kBindReadOnly && op.kind != MountKind::kBindReadWrite) continue;
+      if (op.source.size() > dir.size() && op.source.starts_with(dir) &&
+          op.source[dir.size()] == '/') {
+        return true;
+      }
+    }
+    return false;
+  };
   std::string staging;
   for (const char* candidate : kStagingCandidates) {
     struct stat st {};
-    if (::stat(candidate, &st) == 0 && S_ISDIR(st.st_mode)) {
+    if (::stat(candidate, &st) == 0 && S_ISDIR(st.st_mode) && !hides_a_source(candidate)) {
       staging = candidate;
       break;
     }
   }
-  if (staging.empty()) return fail("no directory to build the sandbox root in (/tmp, /run, /mnt)");
+  if (staging.empty()) {
+    return fail("no directory to build the sandbox root in (/tmp, /run, /mnt, /var/tmp, /dev/shm)");
+  }
   if (::mount("tmpfs", staging.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700") != 0) {
     return fail_errno("mount staging tmpfs on " + staging);
   }

@@ -93,10 +93,18 @@ bool ia32_emulation_works() {
 
 // --- The world the sandbox is built from ---------------------------------------
 
-std::string probe_binary() {
+// The probe as built, and its copy under the world's base directory: the
+// build tree may sit under /tmp, which the sandbox never sees.
+std::string built_probe() {
   const char* path = std::getenv("ESCAPE_PROBE");
   if (path == nullptr) throw std::runtime_error("ESCAPE_PROBE is not set");
   return path;
+}
+
+std::string installed_probe;
+
+std::string probe_binary() {
+  return installed_probe.empty() ? built_probe() : installed_probe;
 }
 
 void must(bool ok, const std::string& what) {
@@ -134,9 +142,11 @@ struct World {
     unlisted = base + "/unlisted";
     suid = base + "/suid";
     overlay = base + "/overlay";
-    for (const auto& dir : {workdir, readable, unlisted, suid, overlay}) {
+    for (const auto& dir : {workdir, readable, unlisted, suid, overlay, base + "/bin"}) {
       must(::mkdir(dir.c_str(), 0755) == 0, "mkdir " + dir);
     }
+    copy_binary(built_probe(), base + "/bin/probe", 0, 0755);
+    installed_probe = base + "/bin/probe";
     must(::chown(workdir.c_str(), kSandboxUid, kSandboxGid) == 0, "chown " + workdir);
     write_file(readable + "/note", "visible", 0644);
     write_file(unlisted + "/secret", "outside the policy", 0644);
