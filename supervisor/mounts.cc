@@ -14,7 +14,7 @@ using policy::MountOp;
 
 // Somewhere to build the new root: a directory every image has, covered by
 // a private tmpfs in this mount namespace only.
-constexpr const char* kStagingCandidates[] = {"/tmp", "/run", "/mnt", "/var/tmp", "/dev/shm"};
+constexpr const char* kStagingCandidates[] = {"/tmp", "/mnt", "/var/tmp", "/dev/shm", "/run"};
 
 bool exists(const std::string& path, struct stat* st = nullptr) {
   struct stat local {};
@@ -127,12 +127,16 @@ Result<void> build_mount_view(const policy::MountPlan& plan, std::vector<std::st
     return fail_errno("make / private");
   }
   // The staging tmpfs hides what is below it, so it must not sit above a
-  // bind source (a supervisor binary in a build tree under /tmp).
+  // bind source (a supervisor binary in a build tree under /tmp) nor above
+  // a path to mask (/run/openshell): both are looked up after it is mounted.
   auto hides_a_source = [&](const std::string& dir) {
+    auto below = [&](const std::string& path) {
+      return path == dir ||
+             (path.size() > dir.size() && path.starts_with(dir) && path[dir.size()] == '/');
+    };
     for (const auto& op : plan.ops) {
-      if (op.kind != MountKind::kBindReadOnly && op.kind != MountKind::kBindReadWrite) continue;
-      if (op.source.size() > dir.size() && op.source.starts_with(dir) &&
-          op.source[dir.size()] == '/') {
+      bool bind = op.kind == MountKind::kBindReadOnly || op.kind == MountKind::kBindReadWrite;
+      if ((bind && below(op.source)) || (op.kind == MountKind::kMask && below(op.target))) {
         return true;
       }
     }
@@ -147,7 +151,7 @@ Result<void> build_mount_view(const policy::MountPlan& plan, std::vector<std::st
     }
   }
   if (staging.empty()) {
-    return fail("no directory to build the sandbox root in (/tmp, /run, /mnt, /var/tmp, /dev/shm)");
+    return fail("no directory to build the sandbox root in (/tmp, /mnt, /var/tmp, /dev/shm, /run)");
   }
   if (::mount("tmpfs", staging.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700") != 0) {
     return fail_errno("mount staging tmpfs on " + staging);
