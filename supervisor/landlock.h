@@ -1,6 +1,7 @@
 // Landlock at the highest ABI the kernel offers. The ruleset is created once
-// in the sandbox init (after pivot_root, so rule paths are the sandbox's);
-// every process restricts itself with it between fork and exec.
+// in the sandbox init (after pivot_root, so rule paths are the sandbox's)
+// and the init restricts itself with it; every process it starts inherits
+// that one domain.
 #pragma once
 
 #include <string>
@@ -26,7 +27,7 @@ struct LandlockRuleset {
 // Fails when the plan is a hard requirement the kernel cannot meet.
 Result<LandlockRuleset> create_landlock_ruleset(const policy::LandlockPlan& plan);
 
-// Child side, after no_new_privs. Async-signal-safe.
+// landlock_restrict_self(2) with the ruleset.
 bool landlock_restrict(int ruleset_fd);
 
 }  // namespace openshell

@@ -212,11 +212,15 @@ void MainProcess::read_input() {
                      });
 }
 
-void MainProcess::output(const char* data, size_t size) {
+void MainProcess::record(const char* data, size_t size) {
   replay_.insert(replay_.end(), data, data + size);
   for (Client* client : std::list<Client*>(clients_)) {
     if (client->callbacks().output) client->callbacks().output(std::span<const char>(data, size));
   }
+}
+
+void MainProcess::output(const char* data, size_t size) {
+  record(data, size);
   if (!stdout_) {
     write_all_blocking(STDOUT_FILENO, data, size);
     return;
@@ -258,11 +262,8 @@ void MainProcess::flush_output() {
     char buffer[16384];
     ssize_t n;
     while ((n = ::read(master_->native_handle(), buffer, sizeof buffer)) > 0) {
-      replay_.insert(replay_.end(), buffer, buffer + n);
+      record(buffer, static_cast<size_t>(n));
       pending_output_.emplace_back(buffer, static_cast<size_t>(n));
-      for (Client* client : std::list<Client*>(clients_)) {
-        if (client->callbacks().output) client->callbacks().output(std::span<const char>(buffer, n));
-      }
     }
   }
   for (const auto& chunk : pending_output_)

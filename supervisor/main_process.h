@@ -57,6 +57,8 @@ class MainProcess final : public ssh::MainAttach {
   void read_input();
   void write_output();
   void output(const char* data, size_t size);
+  // Into the replay and to every attached client.
+  void record(const char* data, size_t size);
 
   boost::asio::io_context& io_;
   Sandbox& sandbox_;

@@ -5,8 +5,6 @@
 
 #include <cerrno>
 
-#include "landlock.h"
-
 namespace openshell {
 
 bool apply_restrictions(const ProcessRestrictions& r, const char** stage, int* err) {
@@ -35,9 +33,8 @@ bool apply_restrictions(const ProcessRestrictions& r, const char** stage, int* e
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return failed("no_new_privs");
   if (::prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1) return failed("verify no_new_privs");
   if (!r.sandboxed) return true;
-  if (r.landlock_ruleset >= 0 && !landlock_restrict(r.landlock_ruleset)) {
-    return failed("landlock_restrict_self");
-  }
+  // Landlock is already in force: the sandbox init restricted itself and
+  // every process inherits its domain (sandbox_init.cc).
   // Seccomp last: every step above needs syscalls the filter denies.
   if (!r.seccomp_program.empty() && !load_seccomp(r.seccomp_program)) return failed("seccomp");
   return true;

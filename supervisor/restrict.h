@@ -30,7 +30,6 @@ struct ProcessRestrictions {
 
   std::vector<policy::RlimitPlan> rlimits;  // RLIMIT_CORE = 0 among them
 
-  int landlock_ruleset = -1;                 // landlock.cc; -1: not enforced (reported at startup)
   std::vector<sock_filter> seccomp_program;  // seccomp.cc; loaded last
 };
 

@@ -2,8 +2,6 @@
 // sandbox through the sandbox init, exactly like the main process.
 #pragma once
 
-#include <boost/asio/io_context.hpp>
-#include <map>
 #include <string>
 
 #include "interfaces.h"

@@ -91,7 +91,7 @@ else
 fi
 
 # --- OpenSSH sshd with its own configuration, nothing from /etc/ssh
-SSHD_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+SSHD_PORT=$(free_port)
 mkdir -p /run/sshd
 cat >"$WORK/sshd_config" <<CFG
 Port $SSHD_PORT
