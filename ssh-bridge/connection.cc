@@ -1,6 +1,11 @@
 #include "connection.h"
 
+#include <fcntl.h>
 #include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <boost/asio/post.hpp>
 #include <utility>
@@ -33,7 +38,11 @@ Connection::Connection(ServerContext& context, std::uint64_t id, int fd, std::st
   who_.sandbox_id = context.config.sandbox_id;
   boost::system::error_code ec;
   socket_.assign(fd, ec);
-  if (!ec) socket_.non_blocking(true, ec);
+  if (ec) {
+    ::close(fd);  // never owned by the loop
+  } else {
+    socket_.non_blocking(true, ec);
+  }
   if (ec) setup_error_ = "socket setup: " + ec.message();
 }
 
@@ -51,7 +60,21 @@ void Connection::start() {
     return;
   }
   ssh_session s = session_.get();
-  if (ssh_bind_accept_fd(context_.bind.get(), s, socket_.native_handle()) != SSH_OK) {
+  // libssh gets its own descriptor for the socket. libssh closes the fd it
+  // holds as soon as it sees EOF or an error, long before teardown(); had it
+  // the loop's fd, the number could be reused by the next accept() and the
+  // loop's later deregistration (epoll_ctl DEL by number) would silently
+  // remove the NEW connection from the loop, which then stalls in key
+  // exchange until its client gives up. The loop's fd stays open until
+  // teardown(), so its number cannot be reused while the loop watches it.
+  int libssh_fd = ::fcntl(socket_.native_handle(), F_DUPFD_CLOEXEC, 0);
+  if (libssh_fd < 0) {
+    close(std::string("accept: dup: ") + std::strerror(errno));
+    return;
+  }
+  if (ssh_bind_accept_fd(context_.bind.get(), s, libssh_fd) != SSH_OK) {
+    // Whether libssh took the fd depends on where it failed.
+    if (ssh_get_fd(s) != libssh_fd) ::close(libssh_fd);
     close(std::string("accept: ") + ssh_get_error(context_.bind.get()));
     return;
   }
@@ -103,22 +126,26 @@ void Connection::teardown() {
   auth_timer_.cancel();
   for (auto& channel : channels_) channel->abandon();
   channels_.clear();
-  // The loop forgets the fd before libssh closes it, so a reused fd number
-  // is never watched by mistake.
-  int fd = socket_.is_open() ? socket_.release() : -1;
+  // The loop's own fd (libssh holds a duplicate, see start()).
+  socket_.close(ignored);
   if (event_) {
     ssh_event_remove_session(event_.get(), session_.get());
     event_.reset();
   }
-  if (authenticated_) audit(who_, "session_close", close_reason_);
+  if (authenticated_) {
+    audit(who_, "session_close", close_reason_);
+  } else {
+    // A connection that never authenticated is still an event an operator
+    // wants at the default level: scans, stalls and refused clients show
+    // here with the reason and how far the handshake got.
+    audit(who_, "preauth_close",
+          close_reason_ + (kex_done_ ? " (after key exchange)" : " (during key exchange)"));
+  }
   log::debug(
       "ssh connection closed",
       {{"peer", who_.peer}, {"reason", close_reason_}, {"connection", (unsigned long long)id_}});
-  if (started_) {
-    ssh_disconnect(session_.get());
-  } else if (fd >= 0) {
-    ::close(fd);
-  }
+  // Closes libssh's duplicate unless libssh already did (it then holds -1).
+  if (started_) ssh_disconnect(session_.get());
   session_.reset();
   context_.forget(id_, authenticated_);
 }
