@@ -9,7 +9,10 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
 #include <csignal>
+#include <filesystem>
 #include <sstream>
 
 #include "harness.h"
@@ -253,22 +256,96 @@ TEST(Sandbox, MainProcessRunsInANewPidNamespaceUnderTheSandboxInit) {
   EXPECT_EQ(result.out.substr(0, result.out.find('\n')), "2") << result.out;
 }
 
-bool any_process_with_argument(const std::string& argument) {
-  for (pid_t pid : descendants(1)) {
-    std::string cmdline = read_file("/proc/" + std::to_string(pid) + "/cmdline");
-    if (cmdline.find(argument) != std::string::npos) return true;
+// Every process on the machine (not only the test's descendants) whose
+// command line holds `token`.
+std::vector<pid_t> processes_with_argument(const std::string& token) {
+  std::vector<pid_t> found;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string cmdline = read_file(entry.path().string() + "/cmdline");
+    std::string stat = read_file(entry.path().string() + "/stat");
+    auto close = stat.rfind(')');
+    bool zombie = close != std::string::npos && stat.size() > close + 2 && stat[close + 2] == 'Z';
+    if (!zombie && cmdline.find(token) != std::string::npos) found.push_back(std::stoi(name));
   }
-  return false;
+  return found;
 }
 
 TEST(Teardown, NoProcessOfTheSandboxSurvivesTheMainProcess) {
   // Background processes that would outlive the main process if the sandbox
-  // were not torn down; one even leaves the main process's group.
-  auto result = run(sh("sleep 31337 & setsid sleep 31338 & echo started"));
-  EXPECT_EQ(result.exit_code, 0);
+  // were not torn down; one even leaves the main process's group. The
+  // supervisor runs in the test's own PID namespace, not as PID 1 of a new
+  // one: were the supervisor PID 1, the kernel would kill everything of its
+  // namespace when it exits, and a sandbox that was never torn down would go
+  // unnoticed. Observed from here, outside every namespace of the sandbox.
+  std::string token = std::to_string(40000 + ::getpid() % 20000);
+  auto options = sh("sleep " + token + "1 & setsid sleep " + token + "2 & echo started");
+  options.new_pid_namespace = false;
+  auto result = run(options);
+  EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(result.out, "started\n");
-  EXPECT_FALSE(any_process_with_argument("31337"));
-  EXPECT_FALSE(any_process_with_argument("31338"));
+  auto survivors = processes_with_argument("sleep\0" + token);
+  EXPECT_TRUE(survivors.empty()) << survivors.size() << " sandbox processes outlived the supervisor";
+  for (pid_t pid : survivors) ::kill(pid, SIGKILL);
+}
+
+// Direct children of `parent` and how many of them are zombies.
+std::pair<int, int> children_and_zombies(pid_t parent) {
+  int children = 0, zombies = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string stat = read_file(entry.path().string() + "/stat");
+    auto close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(stat.substr(close + 2));
+    char state = 0;
+    pid_t ppid = 0;
+    rest >> state >> ppid;
+    if (ppid != parent) continue;
+    ++children;
+    if (state == 'Z') ++zombies;
+  }
+  return {children, zombies};
+}
+
+TEST(Reaping, OrphansOfTheSupervisorsOwnNamespaceAreReaped) {
+  // What `kubectl exec` starts runs in the supervisor's PID namespace, not
+  // the sandbox's: its orphans are re-parented to the supervisor itself
+  // (PID 1 there), which must reap them as any init does.
+  Running running(sh("echo ready; exec sleep 600"));
+  ASSERT_TRUE(running.read_until("ready", 10s)) << running.out();
+  auto before = children_and_zombies(running.pid());
+  // Each subshell exits at once and its background child is orphaned and
+  // re-parented to the namespace's PID 1; the orphans wait on a FIFO, so
+  // they are all alive when counted and all exit when the test says so.
+  std::string dir = make_temp_dir();
+  std::string fifo = dir + "/release";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto entered = run(Options{
+      .argv = {"/usr/bin/nsenter", "-t", std::to_string(running.pid()), "-p", "--", "/bin/sh",
+               "-c", "i=0; while [ $i -lt 50 ]; do (sh -c 'cat " + fifo +
+                         " >/dev/null' &); i=$((i+1)); done"},
+      .new_pid_namespace = false});
+  ASSERT_EQ(entered.exit_code, 0) << entered.err;
+  auto adopted = children_and_zombies(running.pid());
+  EXPECT_EQ(adopted.first, before.first + 50) << "the orphans were not re-parented to the supervisor";
+  // Opening the FIFO for writing releases every reader; closing it gives
+  // them EOF: they exit and must be reaped.
+  int release = ::open(fifo.c_str(), O_WRONLY);
+  ASSERT_GE(release, 0);
+  ::close(release);
+  std::pair<int, int> now;
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    now = children_and_zombies(running.pid());
+    if (now.first <= before.first && now.second == 0) break;
+    ::usleep(50'000);
+  }
+  remove_tree(dir);
+  EXPECT_EQ(now.second, 0) << "orphans left as zombies under the supervisor";
+  EXPECT_LE(now.first, before.first);
+  running.signal(SIGKILL);
 }
 
 }  // namespace

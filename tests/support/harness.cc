@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -37,7 +38,48 @@ Options supervisor(std::vector<std::string> args, std::map<std::string, std::str
   // Tests of the sandbox and of PID 1 run without the SSH bridge unless they
   // ask for it (it refuses to start without gateway keys).
   options.env.try_emplace("OPENSHELL_SSH_LISTEN", "off");
+  options.env.try_emplace("OPENSHELL_WORKDIR", test_workdir());
+  // A `sandbox` user on the machine (any uid) must not change the identity.
+  if (!options.env.contains("OPENSHELL_SANDBOX_UID") &&
+      !options.env.contains("OPENSHELL_SANDBOX_GID")) {
+    options.env["OPENSHELL_SANDBOX_UID"] = "1000";
+    options.env["OPENSHELL_SANDBOX_GID"] = "1000";
+  }
+  options.hide_machine_policy = true;
   return options;
+}
+
+namespace {
+
+struct Scratch {
+  std::string root;
+  std::string workdir;
+  Scratch() {
+    // Under /var/tmp, not /tmp: the sandbox mounts a fresh /tmp of its own.
+    root = "/var/tmp/openshell-test-XXXXXX";
+    if (::mkdtemp(root.data()) == nullptr) throw std::runtime_error("mkdtemp " + root);
+    ::chmod(root.c_str(), 0755);
+    workdir = root + "/workdir";
+    if (::mkdir(workdir.c_str(), 0755) != 0 || ::chown(workdir.c_str(), 1000, 1000) != 0) {
+      throw std::runtime_error("test workdir " + workdir + ": " + std::strerror(errno));
+    }
+  }
+  ~Scratch() { remove_tree(root); }
+};
+
+bool hide_machine_policy() {
+  struct stat st;
+  if (::stat("/etc/openshell", &st) != 0) return true;  // nothing to hide
+  return ::unshare(CLONE_NEWNS) == 0 &&
+         ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 &&
+         ::mount("tmpfs", "/etc/openshell", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") == 0;
+}
+
+}  // namespace
+
+const std::string& test_workdir() {
+  static Scratch scratch;
+  return scratch.workdir;
 }
 
 Running::Running(const Options& options) {
@@ -60,6 +102,7 @@ Running::Running(const Options& options) {
     ::dup2(in[0], 0);
     ::dup2(out[1], 1);
     ::dup2(err[1], 2);
+    if (options.hide_machine_policy && !hide_machine_policy()) ::_exit(122);
     if (options.before_exec && !options.before_exec()) ::_exit(121);
     ::execve(argv[0], argv.data(), envp.data());
     ::_exit(120);

@@ -33,6 +33,10 @@ struct Options {
   // Runs in the child before exec (after the namespace is entered); for
   // mounts and chroot. Returns false to fail the child.
   std::function<bool()> before_exec;
+  // The child gets a private mount namespace in which the machine's
+  // /etc/openshell (a policy an operator or a demo left) is an empty tmpfs,
+  // so a test sees the built-in default unless it names a policy.
+  bool hide_machine_policy = false;
 };
 
 // A running process; output is collected by wait() or read_until().
@@ -61,8 +65,16 @@ class Running {
 
 RunResult run(const Options& options);
 
-// The supervisor with `args`, a clean environment plus `env`.
+// The supervisor with `args`, a clean environment plus `env`, independent of
+// the machine: the machine's policy is hidden, the workdir is the test's own
+// (test_workdir()) and the sandbox identity is uid/gid 1000 unless `env`
+// names any of these.
 Options supervisor(std::vector<std::string> args, std::map<std::string, std::string> env = {});
+
+// A directory this test process made (0755, owned by 1000:1000), removed at
+// exit: the default workdir of supervisor(). Nothing on the machine (such
+// as /sandbox) is assumed.
+const std::string& test_workdir();
 
 std::string make_temp_dir();
 void remove_tree(const std::string& path);
