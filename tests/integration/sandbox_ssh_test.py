@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -29,7 +30,7 @@ def free_port():
 class Supervisor:
     """openshell-supervisor as PID 1 of a new PID namespace, with a gateway key."""
 
-    def __init__(self, main=("sleep", "600"), env=None, authorized=True):
+    def __init__(self, main=("sleep", "600"), env=None, authorized=True, stdout=subprocess.PIPE):
         # Not under /tmp: the sandbox gets a fresh /tmp of its own.
         self.dir = tempfile.mkdtemp(prefix="sandbox-ssh-test-", dir="/var/tmp")
         os.chmod(self.dir, 0o755)
@@ -49,15 +50,24 @@ class Supervisor:
             "OPENSHELL_WORKDIR": self.workdir,
             "OPENSHELL_SANDBOX_ID": "sandbox-ssh-test",
             "OPENSHELL_LOG_LEVEL": "info",
+            # Whatever uid the machine's `sandbox` user has (if any).
+            "OPENSHELL_SANDBOX_UID": str(SANDBOX_UID),
+            "OPENSHELL_SANDBOX_GID": str(SANDBOX_UID),
         }
         environment.update(env or {})
         self.log_path = os.path.join(self.dir, "supervisor.log")
         self.log = open(self.log_path, "w")
-        # unshare makes the supervisor PID 1 of a fresh PID namespace.
+        # unshare makes the supervisor PID 1 of a fresh PID namespace, in a
+        # private mount namespace where the machine's /etc/openshell (a
+        # policy left by an operator or the demo) is hidden: the test sees
+        # the built-in default unless it names a policy.
+        hide = ("mount -t tmpfs tmpfs /etc/openshell && "
+                if os.path.isdir("/etc/openshell") else "")
         self.proc = subprocess.Popen(
-            ["unshare", "--pid", "--fork", "--kill-child", SUPERVISOR,
+            ["unshare", "--mount", "--propagation", "private", "--pid", "--fork", "--kill-child",
+             "/bin/sh", "-c", hide + 'exec "$@"', "sh", SUPERVISOR,
              *(["--", *main] if main else [])],
-            env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self.log)
+            env=environment, stdin=subprocess.DEVNULL, stdout=stdout, stderr=self.log)
 
     def wait_listening(self):
         deadline = time.time() + 15
@@ -184,11 +194,32 @@ class SessionsRunInTheSandbox(unittest.TestCase):
         self.assertEqual(read(os.path.join(self.sup.workdir, "by-rsync")), read(source))
 
     def test_sftp_cannot_leave_the_sandbox_view(self):
+        # A file the sandbox user could read were it not for the sandbox:
+        # outside the workdir, world-readable, in a world-searchable dir.
+        outside = os.path.join(self.sup.dir, "outside-the-view")
+        with open(outside, "w") as f:
+            f.write("not for the sandbox\n")
+        os.chmod(outside, 0o644)
+        control = subprocess.run(["setpriv", "--reuid=%d" % SANDBOX_UID, "--regid=%d" % SANDBOX_UID,
+                                  "--clear-groups", "cat", outside], capture_output=True)
+        self.assertEqual(control.stdout, b"not for the sandbox\n",
+                         "control: without the sandbox the user can read it")
+        stolen = os.path.join(self.sup.dir, "stolen")
         sftp = subprocess.run(["sftp", *self.sup.options("-P"), "-b", "-", "gateway@127.0.0.1"],
-                              input=b"get /etc/shadow " + self.sup.dir.encode() + b"/stolen\n",
+                              input=("get %s %s\n" % (outside, stolen)).encode(),
                               capture_output=True, timeout=60)
-        self.assertNotEqual(sftp.returncode, 0)
-        self.assertFalse(os.path.exists(os.path.join(self.sup.dir, "stolen")))
+        self.assertNotEqual(sftp.returncode, 0, sftp.stdout)
+        self.assertFalse(os.path.exists(stolen))
+        # And the sftp server does run: the same session reads the workdir.
+        inside = os.path.join(self.sup.workdir, "inside")
+        with open(inside, "w") as f:
+            f.write("in the view\n")
+        fetched = os.path.join(self.sup.dir, "fetched")
+        sftp = subprocess.run(["sftp", *self.sup.options("-P"), "-b", "-", "gateway@127.0.0.1"],
+                              input=("get %s %s\n" % (inside, fetched)).encode(),
+                              capture_output=True, timeout=60)
+        self.assertEqual(sftp.returncode, 0, sftp.stderr)
+        self.assertEqual(read(fetched), b"in the view\n")
 
     def test_port_forward_reaches_loopback_only(self):
         with socket.socket() as listener:
@@ -218,37 +249,163 @@ class SessionsRunInTheSandbox(unittest.TestCase):
                 forward.wait()
 
 
+class Attacher:
+    """`ssh -s openshell-main` with its output collected as it arrives."""
+
+    def __init__(self, sup):
+        self.proc = subprocess.Popen(["ssh", *sup.options(), "gateway@127.0.0.1", "-s", "openshell-main"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        self.out = bytearray()
+        self.err = bytearray()
+        self.lock = threading.Lock()
+        self.readers = [threading.Thread(target=self._read, args=(f, buf), daemon=True)
+                        for f, buf in ((self.proc.stdout, self.out), (self.proc.stderr, self.err))]
+        for r in self.readers:
+            r.start()
+
+    def _read(self, f, buf):
+        while True:
+            data = f.read1(65536)
+            if not data:
+                return
+            with self.lock:
+                buf.extend(data)
+
+    def wait_for(self, text, stream="out", timeout=20):
+        """Waits until `text` arrived; an event, never a fixed sleep."""
+        buf = self.out if stream == "out" else self.err
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            with self.lock:
+                if text in buf:
+                    return True
+            if self.proc.poll() is not None:
+                for r in self.readers:
+                    r.join(5)
+                with self.lock:
+                    return text in buf
+            time.sleep(0.02)
+        return False
+
+    def send(self, data):
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def finish(self, timeout=20):
+        code = self.proc.wait(timeout=timeout)
+        for r in self.readers:
+            r.join(5)
+        return code
+
+
+ECHO_AGENT = ('{"version":1,"tty":true,"command":["/bin/sh","-c",'
+              '"echo agent-ready; while read line; do echo agent-got:$line; '
+              '[ $line = quit ] && exit 5; done"]}')
+
+
 class MainProcessAttach(unittest.TestCase):
-    """openshell-main: the agent's own terminal, replayed, one writer."""
+    """openshell-main through the real supervisor: the agent's own terminal,
+    replayed, one writer, refused without a terminal, ended with the agent."""
+
+    def start(self, spec):
+        # The supervisor copies the terminal to its stdout too: a pipe
+        # nobody reads would back-pressure the agent.
+        sup = Supervisor(main=(), env={"OPENSHELL_MAIN_PROCESS_SPEC": spec},
+                         stdout=subprocess.DEVNULL).wait_listening()
+        self.addCleanup(sup.stop)
+        return sup
+
+    def attach(self, sup):
+        a = Attacher(sup)
+        self.addCleanup(lambda: a.proc.poll() is None and (a.proc.kill(), a.proc.wait()))
+        return a
 
     def test_attach_replays_takes_input_and_detaching_leaves_the_agent_running(self):
+        sup = self.start(ECHO_AGENT)
+        first = self.attach(sup)
+        self.assertTrue(first.wait_for(b"agent-ready"), "the replay carries output from before the attach")
+        first.send(b"hello\r")
+        self.assertTrue(first.wait_for(b"agent-got:hello"), bytes(first.out))
+        first.send(b"\x10\x11")  # Ctrl-P Ctrl-Q
+        self.assertEqual(first.finish(), 0)
+        self.assertIn(b"openshell: detached", first.err)
+        self.assertIsNone(sup.proc.poll(), "detaching must not end the main process")
+        second = self.attach(sup)
+        self.assertTrue(second.wait_for(b"agent-got:hello"))
+        second.proc.kill()  # a dropped connection
+        second.finish()
+        # The agent still answers a new client: the drop ended nothing.
+        third = self.attach(sup)
+        self.assertTrue(third.wait_for(b"agent-got:hello"))
+        third.send(b"still-there\r")
+        self.assertTrue(third.wait_for(b"agent-got:still-there"), bytes(third.out))
+        self.assertIsNone(sup.proc.poll(), "a dropped connection must not end the main process")
+
+    def test_the_first_attacher_holds_the_input_and_later_ones_only_read(self):
+        sup = self.start(ECHO_AGENT)
+        first = self.attach(sup)
+        self.assertTrue(first.wait_for(b"agent-ready"))
+        second = self.attach(sup)
+        self.assertTrue(second.wait_for(b"agent-ready"))
+        self.assertTrue(second.wait_for(b"attached read-only", "err"), bytes(second.err))
+        self.assertNotIn(b"read-only", first.err)
+        second.send(b"from-second\r")
+        first.send(b"from-first\r")
+        # Both see what the writer typed; the reader's input reached nothing.
+        self.assertTrue(first.wait_for(b"agent-got:from-first"), bytes(first.out))
+        self.assertTrue(second.wait_for(b"agent-got:from-first"), bytes(second.out))
+        first.send(b"marker\r")
+        self.assertTrue(first.wait_for(b"agent-got:marker"))
+        self.assertNotIn(b"agent-got:from-second", first.out)
+        # The writer leaves: the seat is free for the next attacher.
+        first.send(b"\x10\x11")
+        self.assertEqual(first.finish(), 0)
+        third = self.attach(sup)
+        self.assertTrue(third.wait_for(b"agent-got:marker"))
+        third.send(b"from-third\r")
+        self.assertTrue(third.wait_for(b"agent-got:from-third"), bytes(third.out))
+        self.assertNotIn(b"read-only", third.err)
+
+    def test_the_replay_is_the_last_mebibyte(self):
+        # 200001 lines of 8 digits, 10 bytes each on the terminal (which
+        # adds \r): about 1.9 MiB, more than the replay holds.
         spec = ('{"version":1,"tty":true,"command":["/bin/sh","-c",'
-                '"echo agent-ready; while read line; do echo agent-got:$line; done"]}')
-        sup = Supervisor(main=(), env={"OPENSHELL_MAIN_PROCESS_SPEC": spec}).wait_listening()
-        try:
-            def attach():
-                return subprocess.Popen(["ssh", *sup.options(), "gateway@127.0.0.1", "-s", "openshell-main"],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            first = attach()
-            time.sleep(1)
-            first.stdin.write(b"hello\r")
-            first.stdin.flush()
-            time.sleep(1)
-            first.stdin.write(b"\x10\x11")  # Ctrl-P Ctrl-Q
-            first.stdin.flush()
-            out, _ = first.communicate(timeout=15)
-            self.assertIn(b"agent-ready", out, "the replay carries output from before the attach")
-            self.assertIn(b"agent-got:hello", out)
-            self.assertEqual(first.returncode, 0)
-            self.assertIsNone(sup.proc.poll(), "detaching must not end the main process")
-            second = attach()
-            time.sleep(1)
-            second.kill()  # a dropped connection
-            second.wait()
-            time.sleep(0.5)
-            self.assertIsNone(sup.proc.poll(), "a dropped connection must not end the main process")
-        finally:
-            sup.stop()
+                '"seq 10000000 10200000; echo agent-done; touch printed; exec cat >/dev/null"]}')
+        sup = self.start(spec)
+        # The agent marks the end of its output in the workdir (its cwd).
+        marker = os.path.join(sup.workdir, "printed")
+        deadline = time.time() + 60
+        while not os.path.exists(marker):
+            self.assertLess(time.time(), deadline, "the agent did not finish printing")
+            self.assertIsNone(sup.proc.poll(), sup.read_log())
+            time.sleep(0.05)
+        # Everything is printed: a fresh attacher gets exactly the last MiB.
+        full = b"".join(b"%d\r\n" % i for i in range(10000000, 10200001)) + b"agent-done\r\n"
+        a = self.attach(sup)
+        self.assertTrue(a.wait_for(b"agent-done\r\n", timeout=60))
+        a.send(b"\x10\x11")
+        self.assertEqual(a.finish(), 0)
+        self.assertEqual(len(a.out), 1 << 20)
+        self.assertEqual(bytes(a.out), full[-(1 << 20):])
+
+    def test_a_main_process_without_a_terminal_refuses_to_attach(self):
+        sup = self.start('{"version":1,"tty":false,"command":["sleep","600"]}')
+        a = self.attach(sup)
+        code = a.finish()
+        self.assertNotEqual(code, 0)
+        self.assertIn(b"subsystem request failed", a.err)
+        self.assertIn("the main process has no terminal (tty: false)", sup.read_log())
+        self.assertIsNone(sup.proc.poll(), "a refused attach must not end the main process")
+
+    def test_the_attachment_ends_with_the_main_process_and_carries_its_status(self):
+        sup = self.start(ECHO_AGENT)
+        a = self.attach(sup)
+        self.assertTrue(a.wait_for(b"agent-ready"))
+        a.send(b"quit\r")
+        self.assertEqual(a.finish(), 5)
+        self.assertIn(b"agent-got:quit", a.out)
+        self.assertEqual(sup.proc.wait(timeout=20), 5, "the supervisor ends with its main process")
 
 
 class Lifecycle(unittest.TestCase):
@@ -264,14 +421,18 @@ class Lifecycle(unittest.TestCase):
     def test_sigterm_ends_sessions_and_the_supervisor_within_the_grace_period(self):
         sup = Supervisor(env={"OPENSHELL_SHUTDOWN_GRACE_SECS": "2"}).wait_listening()
         try:
-            session = subprocess.Popen(["ssh", *sup.options(), "gateway@127.0.0.1", "sleep 300"])
-            time.sleep(1)
-            started = time.time()
+            session = subprocess.Popen(["ssh", *sup.options(), "gateway@127.0.0.1",
+                                        "echo session-running; exec sleep 300"],
+                                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            # The session is running once its first line arrived.
+            self.assertEqual(session.stdout.readline(), b"session-running\n")
             sup.signal(signal.SIGTERM)
             code = sup.proc.wait(timeout=15)
-            self.assertLess(time.time() - started, 5)
             self.assertEqual(code, 128 + signal.SIGTERM)
-            self.assertIsNotNone(session.wait(timeout=10))
+            # The session was ended by the supervisor, not by its command:
+            # OpenSSH's client reports a lost connection or the signal.
+            status = session.wait(timeout=10)
+            self.assertNotEqual(status, 0, "sleep 300 cannot have finished normally")
         finally:
             sup.stop()
 
