@@ -439,4 +439,6 @@ class Lifecycle(unittest.TestCase):
 
 if __name__ == "__main__":
     SUPERVISOR = sys.argv.pop(1)
-    unittest.main(verbosity=2)
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+    import unittest_tap  # noqa: E402  (tests/support: each case reported to meson)
+    unittest_tap.main(sys.argv[1:])
