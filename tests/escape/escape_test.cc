@@ -14,6 +14,7 @@
 #include <linux/securebits.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -571,6 +572,125 @@ TEST_F(Escape, NetlinkAuditIsDeniedWhileNetlinkRouteWorks) {
   EXPECT_TRUE(Reports(probe("socket_netlink_audit"), "errno EPERM"));
   EXPECT_TRUE(Reports(probe("socket_netlink_route"), "ok"));
 }
+
+// --- Every denial discriminates -----------------------------------------------
+
+// Where the same probe runs without any sandbox, as a control.
+enum class Control {
+  kUid1000,     // the sandbox uid, no sandbox
+  kUsernsRoot,  // uid 1000 made root of a fresh user (and mount, net)
+                // namespace: the namespaced capability exists there, so a
+                // refusal inside the sandbox can only be the sandbox's
+  kRoot,        // real root: the only control for calls that need a
+                // capability of the initial namespace (CAP_BPF,
+                // CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH)
+};
+
+bool become_userns_root() {
+  if (::setgroups(0, nullptr) != 0 || ::setresgid(kSandboxGid, kSandboxGid, kSandboxGid) != 0 ||
+      ::setresuid(kSandboxUid, kSandboxUid, kSandboxUid) != 0 ||
+      // The uid change made /proc/self root's; the maps are written by us.
+      ::prctl(PR_SET_DUMPABLE, 1) != 0 ||
+      ::unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET) != 0) {
+    return false;
+  }
+  auto put = [](const char* path, const std::string& text) {
+    int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+    bool ok = fd >= 0 && ::write(fd, text.data(), text.size()) == (ssize_t)text.size();
+    if (fd >= 0) ::close(fd);
+    return ok;
+  };
+  return put("/proc/self/setgroups", "deny") &&
+         put("/proc/self/uid_map", "0 " + std::to_string(kSandboxUid) + " 1\n") &&
+         put("/proc/self/gid_map", "0 " + std::to_string(kSandboxGid) + " 1\n");
+}
+
+Report control_run(const std::string& attempt, const std::vector<std::string>& args,
+                   Control control) {
+  if (control == Control::kUid1000) return unsandboxed(probe_binary(), attempt, args);
+  Options options;
+  options.argv = {probe_binary(), attempt};
+  options.argv.insert(options.argv.end(), args.begin(), args.end());
+  options.new_pid_namespace = false;
+  if (control == Control::kUsernsRoot) options.before_exec = become_userns_root;
+  return parse_report(attempt, run(options));
+}
+
+struct Denial {
+  std::vector<std::string> attempt;  // the probe's attempt and its arguments
+  std::string sandboxed;             // what the sandbox answers
+  Control control;
+};
+
+std::ostream& operator<<(std::ostream& out, const Denial& d) {
+  for (const auto& word : d.attempt) out << word << ' ';
+  return out << "-> " << d.sandboxed;
+}
+
+class Discriminates : public ::testing::TestWithParam<Denial> {
+ protected:
+  void SetUp() override {
+    REQUIRE_FEATURE(user_namespaces_work(), "user namespaces (unshare(CLONE_NEWUSER) fails)");
+    REQUIRE_FEATURE(landlock_abi() >= 1, "Landlock (landlock_create_ruleset fails)");
+  }
+};
+
+// The sandbox's answer, and a control run without it that answers
+// differently: a denial test whose attempt fails the same way with no
+// sandbox at all proves nothing (a plain uid-1000 process gets EPERM from
+// mount(2) too). The list is written here from the man pages, not taken from
+// the filter's own tables.
+TEST_P(Discriminates, TheSandboxRefusesWhatTheControlDoesNot) {
+  const Denial& d = GetParam();
+  std::vector<std::string> args(d.attempt.begin() + 1, d.attempt.end());
+  Report control = control_run(d.attempt[0], args, d.control);
+  ASSERT_NE(control.result, "<no report>")
+      << "the control did not run (exit " << control.run.exit_code << "): " << control;
+  EXPECT_NE(control.result, d.sandboxed)
+      << "without the sandbox the attempt fails the same way: the test discriminates nothing; "
+      << control;
+  EXPECT_TRUE(Reports(probe(d.attempt[0], args), d.sandboxed));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Seccomp, Discriminates,
+    ::testing::Values(
+        // Namespaces and mounts: refused to uid 1000 by missing capabilities
+        // anyway, so the control holds them in its own user namespace.
+        Denial{{"mount"}, "errno EPERM", Control::kUsernsRoot},
+        Denial{{"umount"}, "errno EPERM", Control::kUsernsRoot},
+        Denial{{"pivot_root"}, "errno EPERM", Control::kUsernsRoot},
+        Denial{{"chroot"}, "errno EPERM", Control::kUsernsRoot},
+        Denial{{"fsopen"}, "errno EPERM", Control::kUsernsRoot},
+        Denial{{"open_tree"}, "errno EPERM", Control::kUsernsRoot},
+        Denial{{"unshare", "mnt"}, "errno EPERM", Control::kUsernsRoot},
+        Denial{{"unshare", "net"}, "errno EPERM", Control::kUsernsRoot},
+        Denial{{"unshare", "pid"}, "errno EPERM", Control::kUsernsRoot},
+        Denial{{"unshare", "ipc"}, "errno EPERM", Control::kUsernsRoot},
+        Denial{{"unshare", "uts"}, "errno EPERM", Control::kUsernsRoot},
+        Denial{{"unshare", "cgroup"}, "errno EPERM", Control::kUsernsRoot},
+        Denial{{"setns", "mnt"}, "errno EPERM", Control::kUsernsRoot},
+        Denial{{"setns", "net"}, "errno EPERM", Control::kUsernsRoot},
+        Denial{{"socket_packet"}, "errno EPERM", Control::kUsernsRoot},
+        // Open to any unprivileged process.
+        Denial{{"unshare", "user"}, "errno EPERM", Control::kUid1000},
+        Denial{{"clone_user"}, "errno EPERM", Control::kUid1000},
+        Denial{{"clone3"}, "errno ENOSYS", Control::kUid1000},
+        Denial{{"perf_event_open"}, "errno EPERM", Control::kUid1000},
+        Denial{{"io_uring_setup"}, "errno EPERM", Control::kUid1000},
+        Denial{{"memfd_create"}, "errno EPERM", Control::kUid1000},
+        Denial{{"keyctl"}, "errno EPERM", Control::kUid1000},
+        Denial{{"add_key"}, "errno EPERM", Control::kUid1000},
+        Denial{{"request_key"}, "errno EPERM", Control::kUid1000},
+        Denial{{"name_to_handle_at"}, "errno EPERM", Control::kUid1000},
+        Denial{{"personality_no_aslr"}, "errno EPERM", Control::kUid1000},
+        Denial{{"socket_vsock"}, "errno EPERM", Control::kUid1000},
+        Denial{{"socket_bluetooth"}, "errno EPERM", Control::kUid1000},
+        Denial{{"socket_netlink_audit"}, "errno EPERM", Control::kUid1000},
+        // Capabilities of the initial namespace only.
+        Denial{{"bpf"}, "errno EPERM", Control::kRoot},
+        Denial{{"userfaultfd"}, "errno EPERM", Control::kRoot},
+        Denial{{"open_by_handle_at"}, "errno EPERM", Control::kRoot}));
 
 // --- seccomp itself ------------------------------------------------------------
 
