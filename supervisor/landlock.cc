@@ -5,7 +5,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 
 #include "sandbox-policy/landlock_plan.h"
@@ -34,13 +37,35 @@ struct __attribute__((packed)) PathBeneathAttr {
 
 }  // namespace
 
-int landlock_abi() {
+int landlock_kernel_abi() {
   long abi = ::syscall(kCreateRuleset, nullptr, 0, kCreateRulesetVersion);
   return abi < 0 ? 0 : static_cast<int>(abi);
 }
 
+Result<std::optional<int>> landlock_max_abi() {
+  const char* value = std::getenv("OPENSHELL_LANDLOCK_MAX_ABI");
+  if (value == nullptr || *value == '\0') return std::optional<int>();
+  char* end = nullptr;
+  errno = 0;
+  long cap = std::strtol(value, &end, 10);
+  if (errno != 0 || *end != '\0' || cap < 1 || cap > 99) {
+    return fail(std::string("OPENSHELL_LANDLOCK_MAX_ABI=") + value +
+                ": must be a Landlock ABI version, an integer in [1, 99]");
+  }
+  return std::optional<int>(static_cast<int>(cap));
+}
+
+int landlock_abi() {
+  int kernel = landlock_kernel_abi();
+  auto cap = landlock_max_abi();
+  if (!cap) return 0;
+  return *cap ? std::min(kernel, **cap) : kernel;
+}
+
 Result<LandlockRuleset> create_landlock_ruleset(const policy::LandlockPlan& plan) {
   LandlockRuleset ruleset;
+  // A cap that does not parse refuses the sandbox rather than guessing.
+  if (auto cap = landlock_max_abi(); !cap) return std::unexpected(cap.error());
   ruleset.abi = landlock_abi();
   auto fit = policy::landlock_for_abi(plan, ruleset.abi);
   ruleset.dropped = fit.dropped;

@@ -4,6 +4,7 @@
 // that one domain.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,9 +14,20 @@
 
 namespace openshell {
 
-// The kernel's Landlock ABI version; 0 or less when Landlock is unavailable
-// (disabled at boot: EOPNOTSUPP, not built: ENOSYS).
+// The Landlock ABI the sandbox uses: the kernel's (0 when Landlock is
+// unavailable: disabled at boot, EOPNOTSUPP, or not built, ENOSYS), capped
+// by OPENSHELL_LANDLOCK_MAX_ABI when that is set. An operator with nodes of
+// several kernels sets the cap to the oldest node's ABI, so an agent gets
+// the same enforcement wherever it is scheduled. An invalid cap counts as
+// no Landlock (fail closed); landlock_max_abi() says why.
 int landlock_abi();
+
+// The kernel's own ABI, whatever the cap.
+int landlock_kernel_abi();
+
+// The cap from OPENSHELL_LANDLOCK_MAX_ABI: nullopt when unset; an error
+// naming the variable when it is not an integer in [1, 99].
+Result<std::optional<int>> landlock_max_abi();
 
 struct LandlockRuleset {
   UniqueFd fd;  // invalid when nothing is enforced (best effort, no Landlock)

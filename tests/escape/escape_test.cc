@@ -133,6 +133,7 @@ struct World {
   std::string policy_none;     // the same with network.mode none
   std::string policy_root;     // the same with user_namespace.root_in_sandbox
   std::string policy_secrets;  // the same with /opt and /run readable
+  std::string policy_best_effort;  // policy with landlock best_effort
 
   void create() {
     base = "/var/tmp/openshell-escape-XXXXXX";
@@ -159,6 +160,7 @@ struct World {
     policy_none = write_policy("policy-none.yaml", "none", false, {});
     policy_root = write_policy("policy-root.yaml", "pod", true, {});
     policy_secrets = write_policy("policy-secrets.yaml", "pod", false, {"/opt", "/run"});
+    policy_best_effort = write_policy("policy-best-effort.yaml", "pod", false, {}, "best_effort");
   }
 
   // security.capability, revision 2 (capabilities(7), "File capability
@@ -172,7 +174,8 @@ struct World {
   }
 
   std::string write_policy(const std::string& name, const std::string& network, bool root,
-                           const std::vector<std::string>& extra_read_only) {
+                           const std::vector<std::string>& extra_read_only,
+                           const std::string& landlock = "hard_requirement") {
     std::string probe_dir = std::filesystem::path(probe_binary()).parent_path();
     std::ostringstream text;
     text << "version: 1\n"
@@ -183,7 +186,7 @@ struct World {
     for (const auto& path : extra_read_only) text << ", " << path;
     text << "]\n"
          << "  read_write: [/tmp, /dev/null]\n"
-         << "landlock: {compatibility: hard_requirement}\n"
+         << "landlock: {compatibility: " << landlock << "}\n"
          << "network: {mode: " << network << "}\n"
          << "process: {run_as_user: \"" << kSandboxUid << "\", run_as_group: \"" << kSandboxGid
          << "\"}\n"
@@ -691,6 +694,92 @@ INSTANTIATE_TEST_SUITE_P(
         Denial{{"bpf"}, "errno EPERM", Control::kRoot},
         Denial{{"userfaultfd"}, "errno EPERM", Control::kRoot},
         Denial{{"open_by_handle_at"}, "errno EPERM", Control::kRoot}));
+
+// --- The Landlock ABI cap: every ABI from 1 to the kernel's ------------------------
+
+// OPENSHELL_LANDLOCK_MAX_ABI=N makes the sandbox use ABI N on this kernel, as
+// a kernel of that ABI would (README, "Kernels"): each cell checks what that
+// ABI guarantees and what it does not.
+class AtLandlockAbi : public ::testing::TestWithParam<int> {
+ protected:
+  void SetUp() override {
+    REQUIRE_FEATURE(user_namespaces_work(), "user namespaces (unshare(CLONE_NEWUSER) fails)");
+  }
+  ProbeRun at(const std::string& policy) const {
+    return ProbeRun{.policy = policy, .env = {{"OPENSHELL_LANDLOCK_MAX_ABI",
+                                               std::to_string(GetParam())}}};
+  }
+};
+
+TEST_P(AtLandlockAbi, HardRequirementHoldsOrRefusesToStart) {
+  const int abi = GetParam();
+  auto report = probe("write", {"/proc/self/comm"}, at(world.policy));
+  if (abi < 3) {
+    // Without LANDLOCK_ACCESS_FS_TRUNCATE (ABI 3, Linux 6.2) a read-only
+    // file could be truncated: a hard requirement refuses to start.
+    EXPECT_NE(report.run.exit_code, 0) << report;
+    EXPECT_EQ(report.result, "<no report>") << "the probe must not have run: " << report;
+    EXPECT_NE(report.run.err.find("kernel Landlock ABI " + std::to_string(abi) +
+                                  " cannot enforce"),
+              std::string::npos)
+        << report.run.err;
+    return;
+  }
+  EXPECT_TRUE(Reports(report, "errno EACCES"));
+  EXPECT_TRUE(Reports(probe("read", {world.unlisted + "/secret"}, at(world.policy)),
+                      "errno EACCES"));
+}
+
+TEST_P(AtLandlockAbi, BestEffortKeepsEveryRightTheAbiHasAndSaysWhatItDropped) {
+  const int abi = GetParam();
+  // ABI 1 rights hold at every ABI.
+  EXPECT_TRUE(Reports(probe("write", {"/proc/self/comm"}, at(world.policy_best_effort)),
+                      "errno EACCES"));
+  EXPECT_TRUE(Reports(probe("read", {world.unlisted + "/secret"}, at(world.policy_best_effort)),
+                      "errno EACCES"));
+  auto check = run(supervisor({"check", "--policy", world.policy_best_effort},
+                              {{"OPENSHELL_WORKDIR", world.workdir},
+                               {"OPENSHELL_LANDLOCK_MAX_ABI", std::to_string(abi)}}));
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+  EXPECT_NE(check.out.find("ABI " + std::to_string(abi) + ")"), std::string::npos) << check.out;
+  // Each ABI up to 6 added rights or scopes this policy asks for (ABI 7
+  // added only audit logging, landlock(7)): below 6 something is dropped.
+  EXPECT_NE(check.out.find(abi < 6 ? "landlock       degraded" : "landlock       enforced"),
+            std::string::npos)
+      << check.out;
+}
+
+TEST_P(AtLandlockAbi, AbstractSocketsAreScopedFromAbiSix) {
+  const int abi = GetParam();
+  std::string name = "openshell-abi-" + std::to_string(::getpid()) + "-" + std::to_string(abi);
+  int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::memcpy(address.sun_path + 1, name.data(), name.size());
+  auto length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), length), 0);
+  ASSERT_EQ(::listen(listener, 4), 0);
+  // Below ABI 6 the scope does not exist: the connection is made, which is
+  // what a kernel older than 6.12 gives (README, "Kernels").
+  EXPECT_TRUE(Reports(probe("abstract_connect", {name}, at(world.policy_best_effort)),
+                      abi >= 6 ? "errno EPERM" : "ok"));
+  ::close(listener);
+}
+
+INSTANTIATE_TEST_SUITE_P(Cap, AtLandlockAbi, ::testing::Range(1, landlock_abi() + 1),
+                         [](const ::testing::TestParamInfo<int>& param) {
+                           return "Abi" + std::to_string(param.param);
+                         });
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(AtLandlockAbi);
+
+TEST_F(Escape, AnInvalidLandlockCapRefusesTheSandbox) {
+  auto report = probe("write", {"/proc/self/comm"},
+                      ProbeRun{.env = {{"OPENSHELL_LANDLOCK_MAX_ABI", "newest"}}});
+  EXPECT_NE(report.run.exit_code, 0) << report;
+  EXPECT_EQ(report.result, "<no report>") << report;
+  EXPECT_NE(report.run.err.find("OPENSHELL_LANDLOCK_MAX_ABI=newest"), std::string::npos)
+      << report.run.err;
+}
 
 // --- seccomp itself ------------------------------------------------------------
 
