@@ -772,6 +772,24 @@ INSTANTIATE_TEST_SUITE_P(Cap, AtLandlockAbi, ::testing::Range(1, landlock_abi() 
                          });
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(AtLandlockAbi);
 
+// `check` exits non-zero when a layer the policy requires cannot hold: here
+// a hard Landlock requirement on ABI 2, where truncate is not enforceable.
+TEST_F(Escape, CheckExitsNonZeroWhenALayerCannotHold) {
+  REQUIRE_FEATURE(landlock_abi() >= 3, "Landlock ABI 3; kernel has " + std::to_string(landlock_abi()));
+  auto held = run(supervisor({"check", "--policy", world.policy},
+                             {{"OPENSHELL_WORKDIR", world.workdir},
+                              {"OPENSHELL_LANDLOCK_MAX_ABI", "3"}}));
+  EXPECT_EQ(held.exit_code, 0) << held.out << held.err;
+  auto broken = run(supervisor({"check", "--policy", world.policy},
+                               {{"OPENSHELL_WORKDIR", world.workdir},
+                                {"OPENSHELL_LANDLOCK_MAX_ABI", "2"}}));
+  EXPECT_EQ(broken.exit_code, 1) << broken.out << broken.err;
+  EXPECT_NE(broken.out.find("kernel Landlock ABI 2 cannot enforce"), std::string::npos)
+      << broken.out;
+  EXPECT_EQ(broken.out.find("enforced"), std::string::npos)
+      << "no layer may claim to hold when the sandbox was refused: " << broken.out;
+}
+
 TEST_F(Escape, AnInvalidLandlockCapRefusesTheSandbox) {
   auto report = probe("write", {"/proc/self/comm"},
                       ProbeRun{.env = {{"OPENSHELL_LANDLOCK_MAX_ABI", "newest"}}});

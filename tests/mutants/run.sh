@@ -24,8 +24,8 @@ mutants=(
   "pid1-reap-only-init|supervisor/pid1.cc|pid_t pid = ::waitpid(-1, &status, WNOHANG);|pid_t pid = ::waitpid(sandbox_.init_pid(), &status, WNOHANG);|gtest tests/integration-tests Reaping.*"
   "sandbox-kill-noop|supervisor/sandbox.cc|if (alive_) ::kill(init_pid_, SIGKILL);|(void)init_pid_;|gtest tests/integration-tests Teardown.*:Signals.*"
   "last-attacher-takes-writer-seat|supervisor/main_process.cc|if (want_input && writer_ == nullptr) writer_ = client.get();|if (want_input) writer_ = client.get();|py integration/sandbox_ssh_test.py MainProcessAttach"
-  "check-always-exits-0|supervisor/check.cc|return ok ? 0 : 1;|return 0;|gtest tests/escape/escape-tests *Check*"
-  "seccomp-loads-allow-all|supervisor/seccomp.cc|return ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fprog, 0, 0) == 0;|static sock_filter allow[] = {{0x06, 0, 0, 0x7fff0000U}}; sock_fprog all{1, allow}; (void)fprog; return ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &all, 0, 0) == 0;|gtest tests/escape/escape-tests Escape.*Denied*:Escape.*Seccomp*:Escape.*Killed*"
+  "check-always-exits-0|supervisor/check.cc|return ok ? 0 : 1;|return ok ? 0 : 0;|gtest tests/escape/escape-tests *Check*"
+  "seccomp-loads-allow-all|supervisor/seccomp.cc|return ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fprog, 0, 0) == 0;|static sock_filter allow[] = {{0x06, 0, 0, 0x7fff0000U}}; sock_fprog all{1, allow}; (void)fprog; return ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &all, 0, 0) == 0;|gtest tests/escape/escape-tests Escape.*Denied*:Seccomp/Discriminates.*"
   "preauth-limit-never-enforced|ssh-bridge/bridge.cc|while (!unauthenticated.empty() && unauthenticated.size() >= config.max_unauthenticated) {|while (false) {|py ssh/bridge_test.py Refusals"
   "ssh-fd-shared-with-libssh|ssh-bridge/connection.cc|int libssh_fd = ::fcntl(socket_.native_handle(), F_DUPFD_CLOEXEC, 0);|int libssh_fd = socket_.native_handle();|handshakes"
 )
