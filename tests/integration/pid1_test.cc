@@ -4,7 +4,12 @@
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sched.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -12,6 +17,8 @@
 #include <fcntl.h>
 
 #include <csignal>
+#include <cstddef>
+#include <iterator>
 #include <filesystem>
 #include <sstream>
 
@@ -138,6 +145,86 @@ TEST(Startup, MissingMainProcessExitsWithTheExecStageCode) {
   EXPECT_EQ(result.exit_code, 127);
   EXPECT_NE(result.err.find("/nonexistent/agent"), std::string::npos) << result.err;
   EXPECT_NE(result.err.find("No such file"), std::string::npos) << result.err;
+}
+
+TEST(Startup, AMainProcessThatIsNotExecutableExitsWith126) {
+  std::string path = test_workdir() + "/not-executable";
+  write_file(path, "#!/bin/sh\necho ran\n", 0644);
+  auto result = run(supervisor({"--", path}));
+  EXPECT_EQ(result.exit_code, 126) << result.err;
+  EXPECT_EQ(result.out, "");
+  EXPECT_NE(result.err.find("\"stage\":\"exec\""), std::string::npos) << result.err;
+  ::unlink(path.c_str());
+}
+
+// A seccomp filter on the supervisor itself refuses new namespaces, as a
+// container runtime's default profile may: the sandbox cannot be created.
+bool refuse_namespaces() {
+  constexpr uint32_t kNamespaces = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET |
+                                   CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP;
+  sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone3, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone, 1, 0),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_unshare, 0, 3),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[0])),
+      BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, kNamespaces, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  sock_fprog program{static_cast<unsigned short>(std::size(filter)), filter};
+  return ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program, 0, 0) == 0;
+}
+
+TEST(Startup, NamespacesThatCannotBeCreatedExitWith4) {
+  auto options = sh("echo must-not-run");
+  options.before_exec = refuse_namespaces;
+  auto result = run(options);
+  EXPECT_EQ(result.exit_code, 4) << result.err;
+  EXPECT_EQ(result.out, "");
+  EXPECT_NE(result.err.find("\"stage\":\"sandbox\""), std::string::npos) << result.err;
+}
+
+// The policy's own keys, and the identity from the environment, reach the
+// processes of a running sandbox (each against the default as control).
+TEST(Policy, SeccompCapabilitiesLimitsAndEnvironmentKeysTakeEffect) {
+  std::string dir = make_temp_dir();
+  ::chmod(dir.c_str(), 0755);
+  std::string policy = dir + "/policy.yaml";
+  write_file(policy,
+             "version: 1\n"
+             "filesystem_policy: {include_workdir: true, read_only: [/usr, /proc, /etc],\n"
+             "                    read_write: [/tmp, /dev/null]}\n"
+             "capabilities: {unsafe_keep: [CAP_NET_BIND_SERVICE]}\n"
+             "seccomp: {deny: [uname]}\n"
+             "limits: {nofile: 123}\n"
+             "environment: {POLICY_VAR: from-policy}\n");
+  const std::string script =
+      "echo nofile=$(ulimit -n); echo var=${POLICY_VAR:-unset}; grep CapBnd /proc/self/status; "
+      "uname >/dev/null 2>&1 && echo uname=ok || echo uname=denied";
+  auto with = run(supervisor({"--policy", policy, "--", "/bin/sh", "-c", script}));
+  auto without = run(supervisor({"--", "/bin/sh", "-c", script}));
+  remove_tree(dir);
+  ASSERT_EQ(with.exit_code, 0) << with.err;
+  ASSERT_EQ(without.exit_code, 0) << without.err;
+  EXPECT_NE(with.out.find("nofile=123\n"), std::string::npos) << with.out;
+  EXPECT_EQ(without.out.find("nofile=123\n"), std::string::npos) << without.out;
+  EXPECT_NE(with.out.find("var=from-policy\n"), std::string::npos) << with.out;
+  EXPECT_NE(without.out.find("var=unset\n"), std::string::npos) << without.out;
+  // CAP_NET_BIND_SERVICE is bit 10.
+  EXPECT_NE(with.out.find("CapBnd:\t0000000000000400\n"), std::string::npos) << with.out;
+  EXPECT_NE(without.out.find("CapBnd:\t0000000000000000\n"), std::string::npos) << without.out;
+  EXPECT_NE(with.out.find("uname=denied\n"), std::string::npos) << with.out;
+  EXPECT_NE(without.out.find("uname=ok\n"), std::string::npos) << without.out;
+}
+
+TEST(Identity, SandboxUidAndGidFromTheEnvironmentTakeEffect) {
+  auto result = run(sh("echo $(id -u):$(id -g)",
+                       {{"OPENSHELL_SANDBOX_UID", "1234"}, {"OPENSHELL_SANDBOX_GID", "2345"}}));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out, "1234:2345\n");
+  EXPECT_EQ(run(sh("echo $(id -u):$(id -g)")).out, "1000:1000\n");
 }
 
 TEST(Startup, DiagnosisGoesToTheTerminationLog) {
