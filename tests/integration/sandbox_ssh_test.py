@@ -6,7 +6,9 @@ the main process, restricted like it.
 Usage: sandbox_ssh_test.py SUPERVISOR [unittest args]. Runs as root.
 """
 import os
+import pty
 import re
+import select
 import shutil
 import signal
 import socket
@@ -247,6 +249,103 @@ class SessionsRunInTheSandbox(unittest.TestCase):
             finally:
                 forward.terminate()
                 forward.wait()
+
+
+class RealSupervisorSsh(unittest.TestCase):
+    """The bridge's host key file, Unix socket, login shell and a sandbox
+    with its own network namespace, with the real supervisor."""
+
+    def test_host_key_file_is_the_one_served(self):
+        d = tempfile.mkdtemp(prefix="sandbox-ssh-hostkey-", dir="/var/tmp")
+        self.addCleanup(shutil.rmtree, d, True)
+        hk = os.path.join(d, "host")
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", hk], check=True)
+        sup = Supervisor(env={"OPENSHELL_SSH_HOST_KEY_FILE": hk}).wait_listening()
+        self.addCleanup(sup.stop)
+        known = os.path.join(d, "known_hosts")
+        with open(known, "w") as f:
+            f.write("[127.0.0.1]:%d %s" % (sup.port, open(hk + ".pub").read()))
+        opts = ["-F", "/dev/null", "-p", str(sup.port), "-i", sup.key, "-o", "BatchMode=yes",
+                "-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=" + known]
+        r = subprocess.run(["ssh", *opts, "gateway@127.0.0.1", "echo pinned"], capture_output=True, timeout=30)
+        self.assertEqual((r.returncode, r.stdout), (0, b"pinned\n"), r.stderr)
+        # Control: a different pinned key is refused by the client.
+        other = os.path.join(d, "other")
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", other], check=True)
+        with open(known, "w") as f:
+            f.write("[127.0.0.1]:%d %s" % (sup.port, open(other + ".pub").read()))
+        r = subprocess.run(["ssh", *opts, "gateway@127.0.0.1", "echo pinned"], capture_output=True, timeout=30)
+        self.assertEqual(r.returncode, 255)
+        self.assertIn(b"HOST IDENTIFICATION HAS CHANGED", r.stderr)
+
+    def test_unix_socket_serves_sessions_in_the_sandbox(self):
+        d = tempfile.mkdtemp(prefix="sandbox-ssh-sock-", dir="/var/tmp")
+        self.addCleanup(shutil.rmtree, d, True)
+        path = os.path.join(d, "run", "ssh.sock")
+        sup = Supervisor(env={"OPENSHELL_SSH_SOCKET_PATH": path}).wait_listening()
+        self.addCleanup(sup.stop)
+        self.assertEqual(os.stat(path).st_mode & 0o777, 0o600)
+        # OpenSSH's client over the socket: ProxyCommand relays stdio to it.
+        relay = "%s -c 'import socket,sys,os,threading;s=socket.socket(socket.AF_UNIX);s.connect(sys.argv[1]);" \
+                "threading.Thread(target=lambda:[s.sendall(b) for b in iter(lambda:os.read(0,65536),b\"\")] and s.shutdown(1),daemon=True).start();" \
+                "[os.write(1,b) for b in iter(lambda:s.recv(65536),b\"\")]' %s" % (sys.executable, path)
+        r = subprocess.run(["ssh", *sup.options(), "-o", "ProxyCommand=" + relay, "gateway@sandbox",
+                            "id -u; grep ^Seccomp: /proc/self/status"], capture_output=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.decode().split(), [str(SANDBOX_UID), "Seccomp:", "2"])
+
+    def test_interactive_login_shell_on_a_terminal(self):
+        sup = Supervisor().wait_listening()
+        self.addCleanup(sup.stop)
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execvp("ssh", ["ssh", "-tt", *sup.options(), "gateway@127.0.0.1"])
+        out = b""
+        os.write(fd, b"echo login=$0; tty; exit 3\n")
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            r, _, _ = select.select([fd], [], [], 1)
+            if not r:
+                continue
+            try:
+                data = os.read(fd, 4096)
+            except OSError:
+                break
+            if not data:
+                break
+            out += data
+        _, status = os.waitpid(pid, 0)
+        self.assertEqual(os.waitstatus_to_exitcode(status), 3, out)
+        self.assertRegex(out, rb"login=-\w*sh", "a login shell: argv[0] starts with '-'")
+        self.assertRegex(out, rb"/dev/pts/\d+")
+
+    def test_sessions_and_forwards_reach_the_sandbox_network_namespace(self):
+        d = tempfile.mkdtemp(prefix="sandbox-ssh-netns-", dir="/var/tmp")
+        self.addCleanup(shutil.rmtree, d, True)
+        os.chmod(d, 0o755)
+        policy = os.path.join(d, "policy.yaml")
+        with open(policy, "w") as f:
+            f.write("version: 1\n"
+                    "filesystem_policy: {include_workdir: true, read_only: [/usr, /proc, /etc],\n"
+                    "                    read_write: [/tmp, /dev/null]}\n"
+                    "network: {mode: none}\n")
+        port = free_port()
+        # The agent listens on the sandbox's own loopback; the host's has
+        # nothing on that port.
+        server = ("import socket;s=socket.socket();s.bind(('127.0.0.1',%d));s.listen();"
+                  "print('listening',flush=True)\nwhile True:\n c,_=s.accept();c.sendall(b'from-inside');c.close()" % port)
+        sup = Supervisor(main=("/usr/bin/python3", "-c", server),
+                         env={"OPENSHELL_POLICY_FILE": policy}).wait_listening()
+        self.addCleanup(sup.stop)
+        self.assertEqual(sup.proc.stdout.readline(), b"listening\n")
+        with socket.socket() as s:
+            self.assertNotEqual(s.connect_ex(("127.0.0.1", port)), 0, "control: not on the host")
+        r = sup.ssh("cat /proc/net/dev | grep -c ':'")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.strip(), b"1", "the session sees only the sandbox's loopback")
+        r = subprocess.run(["ssh", *sup.options(), "-W", "127.0.0.1:%d" % port, "gateway@127.0.0.1"],
+                           input=b"", capture_output=True, timeout=30)
+        self.assertEqual(r.stdout, b"from-inside", r.stderr)
 
 
 class Attacher:

@@ -56,7 +56,8 @@ run_tests() {
   case $kind in
     gtest)
       env "${env[@]}" timeout 900 "$build/$what" --gtest_filter="$filter" >"$log" 2>&1 || true
-      grep -E '^\[  FAILED  \] [A-Za-z0-9_.*/]+ \(' "$log" | sed -E 's/^\[  FAILED  \] ([^ ]+).*/\1/' | sort -u
+      grep -E '^\[  FAILED  \] [A-Za-z0-9_.*/]+(, where| \()' "$log" |
+        sed -E 's/^\[  FAILED  \] ([^ ,]+).*/\1/' | sort -u
       grep -q '^\[  PASSED  \]' "$log" && ! grep -q '^\[  FAILED  \]' "$log" ;;
     py)
       local server=$SUP
