@@ -235,6 +235,14 @@ TEST(Decide, BinaryReasonNamesExeAncestorsAndRule) {
             "'/usr/bin/python3' (ancestors: [/bin/bash]) is not one of its binaries");
 }
 
+TEST(Decide, ReasonsQuoteHostsSafely) {
+  NetworkRules rules(load(kPolicy), false);
+  EXPECT_THAT(rules.decide("::ffff:10.0.0.1", 443, caller({"/usr/bin/node"})).reason,
+              HasSubstr("endpoint [::ffff:10.0.0.1]:443 is not allowed"));
+  std::string reason = rules.decide("a\r\nX-Evil: \"1\"", 443, caller({})).reason;
+  EXPECT_EQ(reason, "invalid host 'a??X-Evil: ?1?'");
+}
+
 TEST(Decide, NoRulesDeniesEverything) {
   NetworkRules rules(load(""), false);
   EXPECT_TRUE(rules.empty());
