@@ -68,7 +68,7 @@ enum class ParseError {
   kQuestionCount,   // QDCOUNT != 1: FORMERR
   kTruncatedName,   // the name runs past the message: FORMERR
   kBadLabel,        // label type 0x40/0x80 (extended/reserved): FORMERR
-  kPointerLoop,     // a compression pointer that does not point backwards: FORMERR
+  kPointerLoop,     // a compression pointer not strictly backwards, or into the header: FORMERR
   kNameTooLong,     // over 255 octets: FORMERR
   kShortQuestion,   // no room for QTYPE/QCLASS: FORMERR
 };
@@ -78,8 +78,9 @@ std::string_view to_string(ParseError error);
 // (an EDNS OPT, for one) are ignored.
 std::expected<Query, ParseError> parse(std::span<const uint8_t> message);
 
-// The synthetic address for a name, or nullopt when no rule could match it.
-using Lookup = std::function<std::optional<Ipv4>(std::string_view name)>;
+// The synthetic address for a name; kNxDomain when no rule could match it,
+// kServFail when no address can be given (the range is exhausted).
+using Lookup = std::function<std::expected<Ipv4, Rcode>(std::string_view name)>;
 
 // The reply to `message`, or nullopt when it is to be dropped. Never larger
 // than 512 bytes, so UDP replies need no truncation.
