@@ -263,6 +263,14 @@ class ProxyRuntime(unittest.TestCase):
         self.assertEqual(r[steps[6]]["code"], "403", r[steps[6]])
         self.assertIn("binary", json.loads(r[steps[6]]["body"])["reason"])
 
+    def test_ipv6_proxy_listener_identifies_its_caller(self):
+        steps = ["curl6:http://upstream.test:8080/index.html", "curl6:http://other.test:8080/"]
+        r, sandbox = self.run_steps(steps)
+        self.assertEqual(r[steps[0]]["body"], "hello-upstream", r[steps[0]])
+        self.assertEqual(r[steps[1]]["code"], "403")
+        allow = [a for a in sandbox.audit() if a["action"] == "allow"]
+        self.assertEqual(allow[0]["exe"], "/usr/bin/curl", allow)
+
     def test_forwarded_request_is_rewritten(self):
         step = "curl:http://upstream.test:8080/echo?x=1"
         r, _ = self.run_steps([step])
