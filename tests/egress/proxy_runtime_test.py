@@ -10,12 +10,14 @@ Usage: proxy_runtime_test.py SUPERVISOR [unittest args]. Runs as root.
 """
 import json
 import os
+import queue
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 import unittest
 
@@ -166,6 +168,9 @@ class Sandbox:
              "/usr/bin/python3", self.workdir + "/sandbox_client.py", *steps],
             env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=self.log, text=True, cwd=self.dir)
+        self.lines = queue.Queue()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
     # A ConfigMap volume: the file is a symlink through `..data`, which is
     # swapped to a new timestamped directory by a rename.
@@ -179,21 +184,34 @@ class Sandbox:
         os.symlink("..%d" % self.generation, tmp)
         os.rename(tmp, os.path.join(self.config, "..data"))
 
-    def next(self, timeout=30):
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def next(self, timeout=20):
+        """The sandbox's next JSON line, or a failure after `timeout` s."""
         deadline = time.time() + timeout
-        while time.time() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            line = line.strip()
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.01, deadline - time.time()))
+            except queue.Empty:
+                line = None
+            if line is None:
+                raise AssertionError("no output from the sandbox; log:\n" + self.logs())
             if line.startswith("{"):
                 return json.loads(line)
-        raise AssertionError("no output from the sandbox; log:\n" + self.logs())
 
     def finish(self, timeout=60):
-        rest = self.proc.communicate(timeout=timeout)[0]
-        records = [json.loads(l) for l in rest.splitlines() if l.startswith("{")]
-        return records
+        self.proc.wait(timeout=timeout)
+        self.reader.join(timeout=10)
+        records = []
+        while True:
+            line = self.lines.get_nowait() if not self.lines.empty() else None
+            if line is None:
+                return records
+            if line.startswith("{"):
+                records.append(json.loads(line))
 
     def logs(self):
         self.log.flush()
