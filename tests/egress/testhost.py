@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""Servers of the egress tests' test host, run inside the test's network
+namespace: HTTP (files, a header echo, a byte stream), a TCP echo, and a DNS
+server that answers the test's names and logs every name it is asked.
+
+Usage: testhost.py --http PORT[,PORT] --root DIR --echo PORT --dns NAMEFILE
+--dns-log FILE --banner TEXT. Prints "ready" on stdout when listening.
+"""
+import argparse
+import http.server
+import json
+import socket
+import socketserver
+import struct
+import sys
+import threading
+
+
+def http_handler(root, banner):
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=root, **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+        def send_text(self, body, content_type="text/plain"):
+            data = body.encode() if isinstance(body, str) else body
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self):
+            if self.path == "/hello":
+                return self.send_text("%s on port %d\n" % (banner, self.server.server_address[1]))
+            if self.path == "/headers":
+                return self.send_text(json.dumps({
+                    "request_line": self.requestline,
+                    "headers": [[k, v] for k, v in self.headers.items()],
+                    "peer": self.client_address[0],
+                }), "application/json")
+            if self.path.startswith("/bytes/"):
+                size = int(self.path[len("/bytes/"):])
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(size))
+                self.end_headers()
+                chunk = b"\0" * (1 << 20)
+                while size > 0:
+                    n = min(size, len(chunk))
+                    self.wfile.write(chunk[:n])
+                    size -= n
+                return None
+            return super().do_GET()
+
+    return Handler
+
+
+class EchoHandler(socketserver.BaseRequestHandler):
+    def handle(self):
+        while True:
+            data = self.request.recv(65536)
+            if not data:
+                return
+            self.request.sendall(data)
+
+
+class Threading(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def dns_server(port, names, log_path):
+    """A minimal authoritative server: A records for `names`, NXDOMAIN else."""
+    log = open(log_path, "a", buffering=1)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("0.0.0.0", port))
+
+    def serve():
+        while True:
+            data, peer = sock.recvfrom(4096)
+            if len(data) < 12:
+                continue
+            labels, at = [], 12
+            while at < len(data) and data[at]:
+                labels.append(data[at + 1:at + 1 + data[at]].decode(errors="replace"))
+                at += 1 + data[at]
+            at += 1
+            qtype = struct.unpack("!H", data[at:at + 2])[0] if at + 2 <= len(data) else 0
+            name = ".".join(labels).lower()
+            log.write("%s %s %d\n" % (peer[0], name, qtype))
+            question = data[12:at + 4]
+            address = names.get(name)
+            if address is None:
+                flags, answers = 0x8583, b""
+            elif qtype == 1:
+                flags = 0x8580
+                answers = b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 5, 4) + socket.inet_aton(address)
+            else:
+                flags, answers = 0x8580, b""
+            header = data[:2] + struct.pack("!HHHHH", flags, 1, 1 if answers else 0, 0, 0)
+            sock.sendto(header + question + answers, peer)
+
+    threading.Thread(target=serve, daemon=True).start()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bind", default="0.0.0.0")
+    parser.add_argument("--http", default="")
+    parser.add_argument("--root", default=".")
+    parser.add_argument("--banner", default="test host")
+    parser.add_argument("--echo", type=int, default=0)
+    parser.add_argument("--dns", default="")
+    parser.add_argument("--dns-log", default="/dev/null")
+    args = parser.parse_args()
+    servers = []
+    for port in filter(None, args.http.split(",")):
+        server = http.server.ThreadingHTTPServer((args.bind, int(port)), http_handler(args.root, args.banner))
+        server.daemon_threads = True
+        servers.append(server)
+    if args.echo:
+        servers.append(Threading((args.bind, args.echo), EchoHandler))
+    if args.dns:
+        names = {}
+        for line in open(args.dns):
+            if line.strip():
+                name, address = line.split()
+                names[name.lower()] = address
+        dns_server(53, names, args.dns_log)
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    print("ready", flush=True)
+    sys.stdin.read()  # until the test closes our stdin
+
+
+if __name__ == "__main__":
+    main()
