@@ -175,6 +175,50 @@ def hold(host, port):
     out(state="still-open")
 
 
+def latency(count, host, port, mode):
+    """Median milliseconds of `count` sequential GET /hello, each on a new
+    connection: direct, or through a CONNECT tunnel."""
+    times = []
+    for _ in range(int(count)):
+        start = time.perf_counter()
+        if mode == "proxy":
+            sock = socket.create_connection(PROXY, timeout=10)
+            target = "%s:%s" % (host, port)
+            sock.sendall(("CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (target, target)).encode())
+            status, _, _ = read_response(sock)
+            if status != 200:
+                return out(error="status %d" % status)
+        else:
+            sock = socket.create_connection((host, int(port)), timeout=10)
+        sock.sendall(("GET /hello HTTP/1.1\r\nHost: %s\r\n\r\n" % host).encode())
+        status, _, body = read_response(sock)
+        sock.close()
+        if status != 200 or not body:
+            return out(error="status %d" % status)
+        times.append((time.perf_counter() - start) * 1000)
+    times.sort()
+    out(median_ms=times[len(times) // 2], p90_ms=times[int(len(times) * 0.9)], count=len(times))
+
+
+def tunnels(count, host, port):
+    """Opens `count` CONNECT tunnels, proves each with one echo, prints
+    "open" and keeps them until stdin closes."""
+    held = []
+    for _ in range(int(count)):
+        sock = socket.create_connection(PROXY, timeout=10)
+        target = "%s:%s" % (host, port)
+        sock.sendall(("CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (target, target)).encode())
+        status, _, _ = read_response(sock)
+        if status != 200:
+            return out(state="refused", status=status, opened=len(held))
+        sock.sendall(b"x")
+        if sock.recv(1) != b"x":
+            return out(state="no-echo", opened=len(held))
+        held.append(sock)
+    out(state="open", opened=len(held))
+    sys.stdin.read()
+
+
 def spawn(argv):
     result = subprocess.run(argv, capture_output=True, timeout=30)
     out(code=result.returncode, stdout=result.stdout.decode(errors="replace"),
@@ -184,7 +228,8 @@ def spawn(argv):
 def main():
     command, args = sys.argv[1], sys.argv[2:]
     {"connect": connect, "forward": forward, "urllib": use_urllib, "tcp": tcp, "udp": udp,
-     "resolve": resolve, "hold": hold}.get(command, lambda *a: spawn(list(a)))(*args) \
+     "resolve": resolve, "hold": hold,
+     "latency": latency, "tunnels": tunnels}.get(command, lambda *a: spawn(list(a)))(*args) \
         if command != "spawn" else spawn(args)
 
 

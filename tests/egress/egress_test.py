@@ -172,10 +172,15 @@ class TestNet:
         for ns in (self.pod, self.host):
             run("ip", "netns", "del", ns, check=False)
         shutil.rmtree(self.etc, ignore_errors=True)
+        try:
+            os.rmdir("/etc/netns")  # only when no other run uses it
+        except OSError:
+            pass
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def outer(argv):
+def outer(argv, script=__file__):
+    """Builds the namespaces and servers, runs `script` inside the pod namespace."""
     if os.geteuid() != 0:
         print("egress tests need root", file=sys.stderr)
         return 77 if not must_work() else 1
@@ -184,7 +189,7 @@ def outer(argv):
         net.up()
         env = dict(os.environ, EGRESS_TEST_INNER="1", EGRESS_TEST_DNS_LOG=net.dns_log,
                    EGRESS_TEST_ROOT=net.root)
-        return subprocess.run(["ip", "netns", "exec", net.pod, PYTHON, os.path.abspath(__file__), *argv],
+        return subprocess.run(["ip", "netns", "exec", net.pod, PYTHON, os.path.abspath(script), *argv],
                               env=env).returncode
     finally:
         net.down()
@@ -202,7 +207,7 @@ class Supervisor:
     """openshell-supervisor as PID 1 of a new PID namespace in the pod
     namespace, reached by the gateway over SSH on an ephemeral port."""
 
-    def __init__(self, policy, env=None):
+    def __init__(self, policy, env=None, main=("sleep", "3600")):
         self.dir = tempfile.mkdtemp(prefix="egress-test-", dir="/var/tmp")
         os.chmod(self.dir, 0o755)
         self.workdir = os.path.join(self.dir, "work")
@@ -235,7 +240,7 @@ class Supervisor:
         self.log_path = os.path.join(self.dir, "supervisor.log")
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
-            ["unshare", "--pid", "--fork", "--kill-child", SUPERVISOR, "--", "sleep", "3600"],
+            ["unshare", "--pid", "--fork", "--kill-child", SUPERVISOR, "--", *main],
             env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.log)
         deadline = time.time() + 20
         while time.time() < deadline:

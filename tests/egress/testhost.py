@@ -7,6 +7,9 @@ Usage: testhost.py --http PORT[,PORT] --root DIR --echo PORT --dns NAMEFILE
 --dns-log FILE --banner TEXT. Prints "ready" on stdout when listening.
 """
 import argparse
+import atexit
+import os
+import tempfile
 import http.server
 import json
 import socket
@@ -14,6 +17,20 @@ import socketserver
 import struct
 import sys
 import threading
+
+
+ZEROS = 16 << 20
+_zeros = None
+
+
+def zeros_file():
+    global _zeros
+    if _zeros is None:
+        fd, _zeros = tempfile.mkstemp(prefix="egress-zeros-", dir="/dev/shm")
+        os.ftruncate(fd, ZEROS)
+        os.close(fd)
+        atexit.register(os.unlink, _zeros)
+    return _zeros
 
 
 def http_handler(root, banner):
@@ -44,16 +61,21 @@ def http_handler(root, banner):
                     "peer": self.client_address[0],
                 }), "application/json")
             if self.path.startswith("/bytes/"):
+                # Zero bytes, sent with sendfile(2) from a file of zeros so
+                # the server is not what a throughput figure measures.
                 size = int(self.path[len("/bytes/"):])
                 self.send_response(200)
                 self.send_header("Content-Type", "application/octet-stream")
                 self.send_header("Content-Length", str(size))
                 self.end_headers()
-                chunk = b"\0" * (1 << 20)
-                while size > 0:
-                    n = min(size, len(chunk))
-                    self.wfile.write(chunk[:n])
-                    size -= n
+                self.wfile.flush()
+                with open(zeros_file(), "rb") as f:
+                    while size > 0:
+                        n = min(size, ZEROS)
+                        offset = 0
+                        while offset < n:
+                            offset += os.sendfile(self.connection.fileno(), f.fileno(), offset, n - offset)
+                        size -= n
                 return None
             return super().do_GET()
 
