@@ -4,6 +4,7 @@ result as one JSON line on stdout.
 
   connect HOST PORT        CONNECT through the proxy, then GET /hello in the tunnel
   forward URL [EXTRA]      absolute-form request to the proxy, raw
+  raw DATA [PAD]           DATA (and a PAD-byte header) to the proxy, raw
   urllib URL               urllib.request (honours HTTP_PROXY)
   tcp HOST PORT [DATA]     direct TCP, no proxy (name resolved by getaddrinfo)
   udp HOST PORT            direct UDP datagram
@@ -87,6 +88,18 @@ def forward(url, extra=""):
             pass
         out(status=status, headers=headers, body=body.decode(errors="replace"),
             after=rest.decode(errors="replace"))
+
+
+def raw(data, pad="0"):
+    """Sends `data` (with \\r\\n escapes) to the proxy, plus a header of
+    `pad` bytes before the blank line; prints the response status and body."""
+    text = data.replace("\\r\\n", "\r\n")
+    if int(pad):
+        text += "X-Pad: " + "a" * int(pad) + "\r\n"
+    with socket.create_connection(PROXY, timeout=10) as sock:
+        sock.sendall((text + "\r\n").encode())
+        status, headers, body = read_response(sock)
+        out(status=status, headers=headers, body=body.decode(errors="replace"))
 
 
 def use_urllib(url):
@@ -229,7 +242,7 @@ def main():
     command, args = sys.argv[1], sys.argv[2:]
     {"connect": connect, "forward": forward, "urllib": use_urllib, "tcp": tcp, "udp": udp,
      "resolve": resolve, "hold": hold,
-     "latency": latency, "tunnels": tunnels}.get(command, lambda *a: spawn(list(a)))(*args) \
+     "latency": latency, "tunnels": tunnels, "raw": raw}.get(command, lambda *a: spawn(list(a)))(*args) \
         if command != "spawn" else spawn(args)
 
 

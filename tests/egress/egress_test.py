@@ -376,6 +376,13 @@ class EgressUnderPolicy(unittest.TestCase):
         response = self.sup.client("forward", "https://git.egress.test/hello")
         self.assertEqual(response["status"], 400, response)
         self.assertIn("CONNECT", response["body"])
+        response = self.sup.client("raw", "NOT A REQUEST\\r\\n")
+        self.assertEqual(response["status"], 400, response)
+
+    def test_header_block_over_8_kib_is_431(self):
+        response = self.sup.client("raw", "GET http://api.egress.test/hello HTTP/1.1\\r\\nHost: api.egress.test\\r\\n",
+                                   "9000")
+        self.assertEqual(response["status"], 431, response)
 
     def test_denied_host_is_403_with_policy_denied_body(self):
         response = self.sup.client("connect", "denied.egress.test", "80")
