@@ -142,6 +142,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
     record_.generation = generation.number;
     // "2130706433", "127.1", "0x7f.1" all name 127.0.0.1: the rules and the
     // address check see one spelling.
+    auto canonical = net::canonical_host(host);
+    if (!canonical) {
+      record_.host = host;
+      return deny_policy("not a valid host name or IP literal");
+    }
+    host = std::move(*canonical);
     if (auto literal = net::parse_ip_literal(host)) {
       literal_ = *literal;
       host = literal->to_string();
