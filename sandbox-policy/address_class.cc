@@ -91,8 +91,8 @@ bool in(const IpAddress& a, std::string_view cidr) {
 // (which is the pod's loopback seen from the supervisor: its SSH listener),
 // link-local (cloud metadata), unspecified, multicast and broadcast.
 bool always_blocked_v4(const IpAddress& a) {
-  for (std::string_view c : {"0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/4",
-                             "255.255.255.255/32"}) {
+  for (std::string_view c :
+       {"0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/4", "255.255.255.255/32"}) {
     if (in(a, c)) return true;
   }
   return false;

@@ -63,8 +63,8 @@ struct Caller {
 
 // What the matching rules permit about the addresses a host resolves to.
 struct AddressGrant {
-  bool private_allowed = false;    // some matching endpoint names this exact host
-  std::vector<Cidr> allowed_ips;   // union of the matching endpoints' allowed_ips
+  bool private_allowed = false;   // some matching endpoint names this exact host
+  std::vector<Cidr> allowed_ips;  // union of the matching endpoints' allowed_ips
   // Every matching endpoint has allowed_ips: an address must lie in one of
   // them, public or not (OpenShell: allowed_ips replace the public-only
   // check by an allow-list).
