@@ -9,6 +9,7 @@ result as one JSON line on stdout.
   tcp HOST PORT [DATA]     direct TCP, no proxy (name resolved by getaddrinfo)
   udp HOST PORT            direct UDP datagram
   resolve NAME             getaddrinfo
+  dns NAME [udp|tcp] [T]   one query of type T to the sandbox's DNS on 127.0.0.1:53
   hold HOST PORT           CONNECT tunnel to an echo server, kept until closed
   spawn ARGV...            run a program as a child of this python
 """
@@ -153,6 +154,39 @@ def udp(host, port):
         out(error=str(error), errno=error.errno)
 
 
+def dns_query(name, transport="udp", qtype="1"):
+    """One query straight to the sandbox's DNS server on 127.0.0.1:53."""
+    query = b"\x42\x42\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+    for label in name.split("."):
+        query += bytes([len(label)]) + label.encode()
+    query += b"\x00" + int(qtype).to_bytes(2, "big") + b"\x00\x01"
+    try:
+        if transport == "tcp":
+            with socket.create_connection(("127.0.0.1", 53), timeout=5) as sock:
+                sock.sendall(len(query).to_bytes(2, "big") + query)
+                length = int.from_bytes(sock.recv(2), "big")
+                reply = b""
+                while len(reply) < length:
+                    reply += sock.recv(length - len(reply))
+        else:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+                sock.settimeout(5)
+                sock.sendto(query, ("127.0.0.1", 53))
+                reply = sock.recv(4096)
+    except OSError as error:
+        return out(error=str(error))
+    rcode = reply[3] & 0xF
+    answers = int.from_bytes(reply[6:8], "big")
+    addresses = []
+    if answers:
+        # Our server's one answer: pointer, type, class, ttl, rdlength, rdata.
+        at = len(query)
+        ttl = int.from_bytes(reply[at + 6:at + 10], "big")
+        addresses.append(socket.inet_ntoa(reply[at + 12:at + 16]))
+        return out(error=None, rcode=rcode, addresses=addresses, ttl=ttl)
+    out(error=None, rcode=rcode, addresses=addresses)
+
+
 def resolve(name):
     try:
         infos = socket.getaddrinfo(name, 80, socket.AF_UNSPEC, socket.SOCK_STREAM)
@@ -242,7 +276,8 @@ def main():
     command, args = sys.argv[1], sys.argv[2:]
     {"connect": connect, "forward": forward, "urllib": use_urllib, "tcp": tcp, "udp": udp,
      "resolve": resolve, "hold": hold,
-     "latency": latency, "tunnels": tunnels, "raw": raw}.get(command, lambda *a: spawn(list(a)))(*args) \
+     "latency": latency, "tunnels": tunnels, "raw": raw,
+     "dns": dns_query}.get(command, lambda *a: spawn(list(a)))(*args) \
         if command != "spawn" else spawn(args)
 
 

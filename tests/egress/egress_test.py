@@ -492,6 +492,26 @@ class EgressUnderPolicy(unittest.TestCase):
 
     # -- proxy-unaware clients: the sandbox's DNS and the capture listeners
 
+    def test_sandbox_dns_server_answers_on_loopback_53(self):
+        for transport in ("udp", "tcp"):
+            with self.subTest(transport=transport):
+                allowed = self.sup.client("dns", "API.egress.test", transport)
+                self.assertEqual(allowed.get("rcode"), 0, allowed)
+                self.assertEqual(len(allowed["addresses"]), 1, allowed)
+                self.assertTrue(allowed["addresses"][0].startswith("127.1."), allowed)
+                self.assertLessEqual(allowed["ttl"], 5)
+                aaaa = self.sup.client("dns", "api.egress.test", transport, "28")
+                self.assertEqual((aaaa.get("rcode"), aaaa.get("addresses")), (0, []), aaaa)
+                other = self.sup.client("dns", "nothing-matches.egress.test", transport)
+                self.assertEqual(other.get("rcode"), 3, other)  # NXDOMAIN
+        self.assertNotIn("nothing-matches", dns_log())
+
+    def test_sandbox_resolv_conf_names_the_sandbox_dns(self):
+        code, out, err = self.sup.sh("cat /etc/resolv.conf")
+        self.assertEqual(code, 0, err)
+        servers = re.findall(r"^nameserver\s+(\S+)", out, re.M)
+        self.assertEqual(servers, ["127.0.0.1"], out)
+
     def test_proxy_unaware_curl_allowed_by_name(self):
         code, out, err = self.sup.sh("curl -sS --max-time 20 --noproxy '*' http://git.egress.test/hello")
         self.assertEqual(code, 0, err)
@@ -591,10 +611,17 @@ class PolicyReload(unittest.TestCase):
         print("reload to allow took %.2f s" % (allowed_at - start), file=sys.stderr)
 
     def test_reload_also_changes_dns_answers(self):
-        self.assertTrue(self.sup.client("resolve", "api.egress.test")["addresses"])
-        self.sup.write_policy(ONLY_CURL)
-        gone = self.wait_for(lambda: not self.sup.client("resolve", "api.egress.test")["addresses"])
-        self.assertIsNotNone(gone)
+        before = self.sup.client("dns", "api.egress.test")
+        self.assertEqual(before.get("rcode"), 0, before)
+        self.assertEqual(self.sup.client("dns", "later.egress.test").get("rcode"), 3)
+        self.sup.write_policy(ONLY_CURL + "  later:\n    endpoints: [ { host: later.egress.test, port: 80 } ]\n"
+                              "    binaries: [ { path: /usr/bin/curl } ]\n")
+        gone = self.wait_for(lambda: self.sup.client("dns", "api.egress.test").get("rcode") == 3)
+        self.assertIsNotNone(gone, "api.egress.test still answered after its rule went")
+        later = self.sup.client("dns", "later.egress.test")
+        self.assertEqual(later.get("rcode"), 0, later)
+        # The name that came back keeps nothing of the old one's address.
+        self.assertNotEqual(later["addresses"], before["addresses"])
 
     def test_invalid_policy_denies_everything_and_says_so(self):
         self.assertEqual(self.sup.client("connect", "api.egress.test", "80")["status"], 200)
