@@ -135,8 +135,10 @@ class TestNet:
             f.writelines("%s %s\n" % item for item in NAMES.items())
         self.dns_log = os.path.join(self.dir, "dns.log")
         open(self.dns_log, "w").close()
+        self.api_log = os.path.join(self.dir, "api.log")
+        open(self.api_log, "w").close()
         self.start(self.host, "--http", "80,8080", "--root", self.root, "--echo", str(ECHO_PORT),
-                   "--dns", names, "--dns-log", self.dns_log, "--banner", "egress test host")
+                   "--dns", names, "--dns-log", self.dns_log, "--api-log", self.api_log, "--banner", "egress test host")
         # What the supervisor must never be tricked into dialing: the pod's
         # own loopback (where its SSH listener lives).
         self.start(self.pod, "--bind", "127.0.0.1", "--http", "80", "--root", self.root,
@@ -188,6 +190,7 @@ def outer(argv, script=__file__):
     try:
         net.up()
         env = dict(os.environ, EGRESS_TEST_INNER="1", EGRESS_TEST_DNS_LOG=net.dns_log,
+                   EGRESS_TEST_API_LOG=net.api_log,
                    EGRESS_TEST_ROOT=net.root)
         return subprocess.run(["ip", "netns", "exec", net.pod, PYTHON, os.path.abspath(script), *argv],
                               env=env).returncode

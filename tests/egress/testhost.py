@@ -19,6 +19,8 @@ import sys
 import threading
 
 
+REPLY = "PONG from the Messages API stand-in"
+api_log = "/dev/null"
 ZEROS = 16 << 20
 _zeros = None
 
@@ -78,6 +80,47 @@ def http_handler(root, banner):
                         size -= n
                 return None
             return super().do_GET()
+
+        def do_POST(self):
+            # A stand-in for the Messages API, enough for one `claude -p`
+            # turn: streaming (server-sent events) and plain replies.
+            length = int(self.headers.get("Content-Length", "0"))
+            body = self.rfile.read(length) if length else b""
+            with open(api_log, "a") as log:
+                log.write(json.dumps({"path": self.path, "peer": self.client_address[0],
+                                      "user_agent": self.headers.get("User-Agent", "")}) + "\n")
+            if not self.path.startswith("/v1/messages"):
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            try:
+                request = json.loads(body or b"{}")
+            except ValueError:
+                request = {}
+            if self.path.startswith("/v1/messages/count_tokens"):
+                return self.send_text(json.dumps({"input_tokens": 10}), "application/json")
+            model = request.get("model", "claude-stand-in")
+            message = {"id": "msg_stand_in", "type": "message", "role": "assistant", "model": model,
+                       "content": [], "stop_reason": None, "stop_sequence": None,
+                       "usage": {"input_tokens": 10, "output_tokens": 1}}
+            if not request.get("stream"):
+                message.update(content=[{"type": "text", "text": REPLY}], stop_reason="end_turn")
+                return self.send_text(json.dumps(message), "application/json")
+            events = [
+                ("message_start", {"type": "message_start", "message": message}),
+                ("content_block_start", {"type": "content_block_start", "index": 0,
+                                         "content_block": {"type": "text", "text": ""}}),
+                ("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                         "delta": {"type": "text_delta", "text": REPLY}}),
+                ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+                ("message_delta", {"type": "message_delta",
+                                   "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                                   "usage": {"output_tokens": 5}}),
+                ("message_stop", {"type": "message_stop"}),
+            ]
+            data = "".join("event: %s\ndata: %s\n\n" % (name, json.dumps(event)) for name, event in events)
+            self.send_text(data, "text/event-stream")
 
     return Handler
 
@@ -139,7 +182,10 @@ def main():
     parser.add_argument("--echo", type=int, default=0)
     parser.add_argument("--dns", default="")
     parser.add_argument("--dns-log", default="/dev/null")
+    parser.add_argument("--api-log", default="/dev/null")
     args = parser.parse_args()
+    global api_log
+    api_log = args.api_log
     servers = []
     for port in filter(None, args.http.split(",")):
         server = http.server.ThreadingHTTPServer((args.bind, int(port)), http_handler(args.root, args.banner))
