@@ -127,6 +127,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       // about; refuse without guessing.
       record_.host = address.to_string();
       record_.port = capture_port_;
+      record_.via = via_;
+      record_.generation = host_.generation().number;
       return deny_policy("the address " + address.to_string() +
                          " is not one the sandbox's DNS handed out");
     }
