@@ -130,7 +130,7 @@ Decision NetworkRules::decide(std::string_view raw_host, uint16_t port,
   std::vector<std::string> binary_mismatch, needs_l7;
   bool all_allowed_ips = true;
   for (const NetworkPolicyRule& rule : rules_) {
-    bool binary_ok = relaxed_binaries_ || binary_allowed(rule, caller, symlink_targets_);
+    std::optional<bool> binary_ok;  // looked up once, and only if an endpoint matches
     for (const NetworkEndpoint& e : rule.endpoints) {
       if (!endpoint_matches(e, *host, ip, port)) continue;
       if (classify_endpoint(e) == EndpointLayer::kL7Required) {
@@ -138,6 +138,9 @@ Decision NetworkRules::decide(std::string_view raw_host, uint16_t port,
         continue;
       }
       if (!binary_ok) {
+        binary_ok = relaxed_binaries_ || binary_allowed(rule, caller, symlink_targets_);
+      }
+      if (!*binary_ok) {
         binary_mismatch.push_back(rule.key);
         continue;
       }

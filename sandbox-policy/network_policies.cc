@@ -97,9 +97,17 @@ PolicyResult<NetworkEndpoint> convert_endpoint(const proto::NetworkEndpoint& e,
     }
   } else {
     if (auto why = net::host_pattern_error(host)) return policy_error(ek + ".host", *why);
-    if (tcp && host.find('*') == std::string::npos && net::parse_ip_literal(host)) {
+    auto literal = host.find('*') == std::string::npos ? net::parse_ip_literal(host) : std::nullopt;
+    if (tcp && literal) {
       return policy_error(ek + ".host", "a tcp endpoint's host must be a DNS name, not an address");
     }
+    if (literal && net::classify(*literal) == net::AddressClass::kAlwaysBlocked) {
+      return policy_error(ek + ".host", "'" + e.host() +
+                                            "' is a loopback, link-local, unspecified, multicast "
+                                            "or broadcast address, which is never reachable");
+    }
+    // An address is kept in one spelling: "0xa.1.2.3" is 10.1.2.3.
+    if (literal) host = literal->to_string();
   }
   ep.host = host;
 

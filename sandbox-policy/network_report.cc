@@ -143,9 +143,11 @@ std::vector<std::string> describe_network(NetworkMode mode,
         (binaries.empty() ? "none (matches nothing unless binary identity is relaxed)" : binaries));
     for (size_t i = 0; i < rule.endpoints.size(); ++i) {
       const NetworkEndpoint& e = rule.endpoints[i];
+      std::string how = mode == NetworkMode::kProxy
+                            ? std::string(net::to_string(net::classify_endpoint(e)))
+                            : std::string("not applied");
       std::string line = "network:   " + rule.key + ".endpoints[" + std::to_string(i) + "] " +
-                         endpoint_text(e) + ": " +
-                         std::string(net::to_string(net::classify_endpoint(e)));
+                         endpoint_text(e) + ": " + how;
       if (e.host.empty())
         line += "; any host resolving inside allowed_ips";
       else if (e.host.find('*') != std::string::npos && e.allowed_ips.empty())

@@ -75,6 +75,10 @@ TEST(NetworkValidation, EachErrorNamesLineColumnAndKey) {
        "network_policies.k.endpoints[0].host", "a tcp endpoint needs a DNS name"},
       {one_endpoint("{ host: 10.0.0.1, port: 443, protocol: tcp }"), 5, "10.0.0.1",
        "network_policies.k.endpoints[0].host", "must be a DNS name"},
+      {one_endpoint("{ host: 0x7f.1, port: 443 }"), 5, "0x7f.1",
+       "network_policies.k.endpoints[0].host", "never reachable"},
+      {one_endpoint("{ host: \"[::ffff:169.254.169.254]\", port: 80 }"), 5, "\"[::ffff",
+       "network_policies.k.endpoints[0].host", "never reachable"},
       {one_endpoint("{ host: x.com., port: 443, protocol: tcp }"), 5, "x.com.",
        "network_policies.k.endpoints[0].host", "without a trailing dot"},
       {one_endpoint("{ port: 5432, allowed_ips: [10.0.0.0/8, \"10/8\"] }"), 5, "\"10/8\"",
@@ -137,7 +141,7 @@ TEST(NetworkValidation, ValidShapesLoad) {
            "{ host: \"*.s3.*.amazonaws.com\", port: 443 }",
            "{ host: \"API.Example.com.\", port: 443 }",
            "{ host: 10.1.2.3, port: 443 }",
-           "{ host: \"::1:2\", port: 443 }",
+           "{ host: \"2606:4700::1111\", port: 443 }",
            "{ port: 5432, allowed_ips: [10.0.0.0/8, \"fd00::/8\", 192.168.1.7] }",
            "{ host: x.com, port: 443, protocol: tcp }",
            "{ host: x.com, port: 443, protocol: rest, access: read-only, tls: terminate }",
@@ -157,6 +161,15 @@ TEST(NetworkValidation, PortsOverridePortAndHostIsCanonical) {
   EXPECT_EQ(e.host, "api.example.com");
   EXPECT_THAT(e.ports, ElementsAre(8443u, 9443u));
   EXPECT_EQ(p->network_policies[0].name, "k");  // name defaults to the key
+}
+
+TEST(NetworkValidation, AddressHostsAreKeptInOneSpelling) {
+  auto p = load_policy_text(one_endpoint("{ host: 0xa.1.515, port: 443 }"), "p.yaml");
+  ASSERT_TRUE(p.has_value()) << p.error().to_string();
+  EXPECT_EQ(p->network_policies[0].endpoints[0].host, "10.1.2.3");
+  p = load_policy_text(one_endpoint("{ host: \"[FD00::1]\", port: 443 }"), "p.yaml");
+  ASSERT_TRUE(p.has_value()) << p.error().to_string();
+  EXPECT_EQ(p->network_policies[0].endpoints[0].host, "fd00::1");
 }
 
 // OpenShell's L7 and credential keys load (they only lack an effect here)
