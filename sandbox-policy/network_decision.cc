@@ -2,9 +2,9 @@
 // allowed only if ONE rule matches both the endpoint and the calling
 // binary; rules OR together; nothing matches: denied. The rule reported is
 // the smallest matching key, so logs do not depend on map order.
-#include <algorithm>
-
 #include "network_decision.h"
+
+#include <algorithm>
 
 namespace openshell::policy::net {
 namespace {
@@ -113,7 +113,8 @@ static bool endpoint_matches(const NetworkEndpoint& e, const std::string& host,
   return host_matches(e.host, host);
 }
 
-Decision NetworkRules::decide(std::string_view raw_host, uint16_t port, const Caller& caller) const {
+Decision NetworkRules::decide(std::string_view raw_host, uint16_t port,
+                              const Caller& caller) const {
   Decision d;
   auto host = canonical_host(raw_host);
   if (!host) {
@@ -129,7 +130,7 @@ Decision NetworkRules::decide(std::string_view raw_host, uint16_t port, const Ca
   std::vector<std::string> binary_mismatch, needs_l7;
   bool all_allowed_ips = true;
   for (const NetworkPolicyRule& rule : rules_) {
-    bool binary_ok = relaxed_binaries_ || binary_allowed(rule, caller, symlink_targets_);
+    std::optional<bool> binary_ok;  // looked up once, and only if an endpoint matches
     for (const NetworkEndpoint& e : rule.endpoints) {
       if (!endpoint_matches(e, *host, ip, port)) continue;
       if (classify_endpoint(e) == EndpointLayer::kL7Required) {
@@ -137,6 +138,9 @@ Decision NetworkRules::decide(std::string_view raw_host, uint16_t port, const Ca
         continue;
       }
       if (!binary_ok) {
+        binary_ok = relaxed_binaries_ || binary_allowed(rule, caller, symlink_targets_);
+      }
+      if (!*binary_ok) {
         binary_mismatch.push_back(rule.key);
         continue;
       }
@@ -155,12 +159,14 @@ Decision NetworkRules::decide(std::string_view raw_host, uint16_t port, const Ca
     d.grant.allowed_ips_only = all_allowed_ips;
     return d;
   }
-  auto unique = [](std::vector<std::string>& v) { v.erase(std::unique(v.begin(), v.end()), v.end()); };
+  auto unique = [](std::vector<std::string>& v) {
+    v.erase(std::unique(v.begin(), v.end()), v.end());
+  };
   unique(binary_mismatch);
   unique(needs_l7);
   if (!binary_mismatch.empty()) {
-    std::vector<std::string> ancestors(caller.exe_chain.begin() + (caller.exe_chain.empty() ? 0 : 1),
-                                       caller.exe_chain.end());
+    std::vector<std::string> ancestors(
+        caller.exe_chain.begin() + (caller.exe_chain.empty() ? 0 : 1), caller.exe_chain.end());
     std::string exe = caller.exe_chain.empty() ? "(unknown)" : caller.exe_chain.front();
     d.reason = "endpoint " + target + " matched policy " + quoted_keys(binary_mismatch) +
                " but binary '" + exe + "' (ancestors: [" + join(ancestors) +

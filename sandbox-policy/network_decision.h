@@ -63,8 +63,8 @@ struct Caller {
 
 // What the matching rules permit about the addresses a host resolves to.
 struct AddressGrant {
-  bool private_allowed = false;    // some matching endpoint names this exact host
-  std::vector<Cidr> allowed_ips;   // union of the matching endpoints' allowed_ips
+  bool private_allowed = false;   // some matching endpoint names this exact host
+  std::vector<Cidr> allowed_ips;  // union of the matching endpoints' allowed_ips
   // Every matching endpoint has allowed_ips: an address must lie in one of
   // them, public or not (OpenShell: allowed_ips replace the public-only
   // check by an allow-list).
@@ -74,9 +74,13 @@ struct AddressGrant {
 struct Decision {
   bool allow = false;
   std::string rule_key;  // the smallest matching rule key; empty when denied
-  // For a deny, why: "no rule has endpoint host:port", or "endpoint host:port
-  // matched rule K but binary /usr/bin/x (ancestors: ...) is not one of its
-  // binaries", or "endpoint requires L7 enforcement, not available".
+  // For a deny, why (also the `reason` of the 403 body):
+  //   "endpoint H:P is not allowed by any policy"
+  //   "endpoint H:P matched policy 'k' but binary '/usr/bin/x' (ancestors:
+  //    [/bin/sh, ...]) is not one of its binaries"
+  //   "endpoint H:P in policy 'k' requires L7 enforcement, not available"
+  //   "network connections not allowed by policy (no network_policies)"
+  //   "invalid host '...'"
   std::string reason;
   AddressGrant grant;
 };

@@ -53,10 +53,9 @@ bool allows_everything(const google::protobuf::Value& rule) {
 PolicyResult<void> check_allowed_ip(const std::string& key, const std::string& text) {
   auto cidr = net::parse_cidr(text);
   if (!cidr) return policy_error(key, "'" + text + "' is not an IP address or CIDR");
-  static const char* const kBlocked[] = {"0.0.0.0/8",   "127.0.0.0/8",    "169.254.0.0/16",
-                                         "224.0.0.0/4", "255.255.255.255/32", "::/128",
-                                         "::1/128",     "fe80::/10",      "ff00::/8",
-                                         "::ffff:0:0/96"};
+  static const char* const kBlocked[] = {
+      "0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/4", "255.255.255.255/32",
+      "::/128",    "::1/128",     "fe80::/10",      "ff00::/8",    "::ffff:0:0/96"};
   for (const char* b : kBlocked) {
     auto blocked = net::parse_cidr(b);
     if (blocked->network.v6 != cidr->network.v6) continue;
@@ -98,9 +97,17 @@ PolicyResult<NetworkEndpoint> convert_endpoint(const proto::NetworkEndpoint& e,
     }
   } else {
     if (auto why = net::host_pattern_error(host)) return policy_error(ek + ".host", *why);
-    if (tcp && host.find('*') == std::string::npos && net::parse_ip_literal(host)) {
+    auto literal = host.find('*') == std::string::npos ? net::parse_ip_literal(host) : std::nullopt;
+    if (tcp && literal) {
       return policy_error(ek + ".host", "a tcp endpoint's host must be a DNS name, not an address");
     }
+    if (literal && net::classify(*literal) == net::AddressClass::kAlwaysBlocked) {
+      return policy_error(ek + ".host", "'" + e.host() +
+                                            "' is a loopback, link-local, unspecified, multicast "
+                                            "or broadcast address, which is never reachable");
+    }
+    // An address is kept in one spelling: "0xa.1.2.3" is 10.1.2.3.
+    if (literal) host = literal->to_string();
   }
   ep.host = host;
 
@@ -155,8 +162,8 @@ PolicyResult<NetworkEndpoint> convert_endpoint(const proto::NetworkEndpoint& e,
     }
   }
   if (l7 && ep.protocol != "mcp" && ep.access.empty() && e.rules_size() == 0) {
-    return policy_error(ek + ".protocol", "protocol '" + ep.protocol +
-                                              "' needs `rules` or `access` (" + ek + ")");
+    return policy_error(ek + ".protocol",
+                        "protocol '" + ep.protocol + "' needs `rules` or `access` (" + ek + ")");
   }
   const std::pair<const char*, bool> options[] = {
       {"allow_encoded_slash", e.has_allow_encoded_slash()},

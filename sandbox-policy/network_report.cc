@@ -137,17 +137,19 @@ std::vector<std::string> describe_network(NetworkMode mode,
   for (const NetworkPolicyRule& rule : rules) {
     std::string binaries;
     for (const std::string& b : rule.binaries) append(binaries, ", ", b);
-    lines.push_back("network: rule " + rule.key +
-                    (rule.name != rule.key ? " (" + rule.name + ")" : "") + applied +
-                    ": binaries " +
-                    (binaries.empty() ? "none (matches nothing unless binary identity is relaxed)"
-                                      : binaries));
+    lines.push_back(
+        "network: rule " + rule.key + (rule.name != rule.key ? " (" + rule.name + ")" : "") +
+        applied + ": binaries " +
+        (binaries.empty() ? "none (matches nothing unless binary identity is relaxed)" : binaries));
     for (size_t i = 0; i < rule.endpoints.size(); ++i) {
       const NetworkEndpoint& e = rule.endpoints[i];
+      std::string how = mode == NetworkMode::kProxy
+                            ? std::string(net::to_string(net::classify_endpoint(e)))
+                            : std::string("not applied");
       std::string line = "network:   " + rule.key + ".endpoints[" + std::to_string(i) + "] " +
-                         endpoint_text(e) + ": " +
-                         std::string(net::to_string(net::classify_endpoint(e)));
-      if (e.host.empty()) line += "; any host resolving inside allowed_ips";
+                         endpoint_text(e) + ": " + how;
+      if (e.host.empty())
+        line += "; any host resolving inside allowed_ips";
       else if (e.host.find('*') != std::string::npos && e.allowed_ips.empty())
         line += "; public addresses only";
       if (std::string broad = broad_allowed_ips(e); !broad.empty()) {

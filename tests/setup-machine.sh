@@ -12,7 +12,7 @@ packages=(
   libc-ares-dev
   # tests: the empty-root probe, real SSH clients, the anchors of the benchmarks
   busybox-static openssh-client openssh-server rsync python3 util-linux
-  iproute2 bubblewrap tini procps python3-paramiko file git ca-certificates
+  iproute2 bubblewrap tini procps python3-paramiko file git ca-certificates curl
   # delivery tests: containers and the chart tools
   podman runc debootstrap unzip
 )
