@@ -575,18 +575,24 @@ class EgressUnderPolicy(unittest.TestCase):
         self.sup.client("connect", "api.egress.test", "80")
         self.sup.client("connect", "denied.egress.test", "80")
         time.sleep(0.3)
-        records = [r for r in self.sup.log_records() if "denied.egress.test" in json.dumps(r)
-                   or "api.egress.test" in json.dumps(r)]
-        denies = [r for r in records if "denied.egress.test" in json.dumps(r)]
-        allows = [r for r in records if "api.egress.test" in json.dumps(r) and "allow" in json.dumps(r).lower()]
-        self.assertTrue(denies, self.sup.read_log()[-3000:])
-        self.assertTrue(allows, self.sup.read_log()[-3000:])
-        deny = json.dumps(denies[-1])
-        for word in ("deny", "80", "python3"):
-            self.assertIn(word, deny.lower())
-        allow = json.dumps(allows[-1])
-        for word in ("python", "10.233.0.2"):
-            self.assertIn(word, allow)
+        decisions = [r for r in self.sup.log_records() if r.get("audit") == "egress"]
+        allows = [r for r in decisions if r.get("host") == "api.egress.test" and r.get("action") == "allow"]
+        denies = [r for r in decisions if r.get("host") == "denied.egress.test" and r.get("action") == "deny"]
+        self.assertTrue(allows and denies, decisions[-10:])
+        allow, deny = allows[-1], denies[-1]
+        self.assertEqual((allow["rule"], allow["engine"], str(allow["port"]), allow["address"]),
+                         ("python", "policy", "80", HOST))
+        self.assertEqual(allow["exe"], "/usr/bin/python3.11")
+        self.assertGreater(int(allow["pid"]), 1)
+        self.assertEqual((deny["rule"], deny["engine"], str(deny["port"])), ("-", "policy", "80"))
+        self.assertEqual(deny["exe"], "/usr/bin/python3.11")
+        self.assertTrue(deny["reason"])
+        self.sup.client("connect", "loop.egress.test", "80")
+        time.sleep(0.3)
+        ssrf = [r for r in self.sup.log_records() if r.get("audit") == "egress" and r.get("engine") == "ssrf"
+                and r.get("host") == "loop.egress.test"]
+        self.assertTrue(ssrf)
+        self.assertEqual((ssrf[-1]["action"], ssrf[-1]["address"]), ("deny", "127.0.0.1"))
 
 
 class PolicyReload(unittest.TestCase):
