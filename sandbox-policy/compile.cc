@@ -86,6 +86,7 @@ PolicyResult<SandboxPlan> compile(const Policy& policy, const CompileInputs& inp
   plan.keep_capabilities = capability_mask(policy.unsafe_keep_caps);
   plan.rlimits = build_rlimit_plan(policy);
   plan.network_mode = policy.network_mode;
+  plan.network_policies = policy.network_policies;
   plan.environment = build_base_environment(plan.identity, policy, inputs.user_environment);
   plan.unenforced = unenforced_features(policy);
   return plan;

@@ -221,7 +221,10 @@ struct SandboxPlan {
   SeccompPlan seccomp;
   uint64_t keep_capabilities = 0;   // bit n = capability n kept; 0: every set emptied
   std::vector<RlimitPlan> rlimits;  // RLIMIT_CORE = 0 always first
-  NetworkMode network_mode = NetworkMode::kPod;
+  NetworkMode network_mode = NetworkMode::kProxy;
+  // The egress rules, sorted by key (decided by network_decision.h in mode
+  // proxy; not applied in modes pod and none).
+  std::vector<NetworkPolicyRule> network_policies;
   // The environment every process starts from (HOME, USER, LOGNAME, SHELL,
   // PATH, policy `environment`, OPENSHELL_USER_ENVIRONMENT). A session adds
   // TERM and its accepted `env` requests with compose_environment().

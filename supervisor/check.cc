@@ -87,9 +87,10 @@ int run_check(const Config& config) {
     line("devices", devices.empty() ? "standard only" : "passed through: " + devices);
     line("pid-ns", "enforced");
     line("ipc/uts-ns", "enforced");
-    line("network", plan.network_mode == policy::NetworkMode::kNone
-                        ? "enforced (none: loopback only)"
-                        : "pod (shared with the pod)");
+    line("network", plan.network_mode != policy::NetworkMode::kPod
+                        ? "enforced (" + std::string(policy::to_string(plan.network_mode)) +
+                              ": own namespace, loopback only)"
+                        : "pod (shared with the pod, egress NOT ENFORCED)");
     line("capabilities",
          probe ? (plan.keep_capabilities == 0 ? "enforced (every set empty, securebits locked)"
                                               : "degraded (policy keeps some)")

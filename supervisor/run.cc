@@ -50,7 +50,7 @@ void log_enforcement(const LoadedPlan& loaded, const Sandbox& sandbox) {
              {"uid", plan.user_namespace.process_uid},
              {"gid", plan.user_namespace.process_gid},
              {"user", plan.identity.user_name},
-             {"network", plan.network_mode == policy::NetworkMode::kNone ? "none" : "pod"},
+             {"network", std::string(policy::to_string(plan.network_mode))},
              {"landlock_abi", ready.landlock_abi},
              {"landlock", ready.landlock_enforced ? "enforced" : "NOT ENFORCED"},
              {"seccomp_instructions", plan.seccomp.program.size()},
@@ -83,7 +83,7 @@ std::unique_ptr<ssh::Bridge> create_bridge(boost::asio::io_context& io, const Co
 }
 
 UniqueFd sandbox_network(const policy::SandboxPlan& plan, const Sandbox& sandbox) {
-  if (plan.network_mode != policy::NetworkMode::kNone) return UniqueFd();
+  if (plan.network_mode == policy::NetworkMode::kPod) return UniqueFd();
   auto pid = proc_pid_of(sandbox.init_pid());
   if (!pid) die_at(Stage::sandbox, pid.error().message());
   std::string path = "/proc/" + std::to_string(*pid) + "/ns/net";

@@ -69,7 +69,7 @@ class Init {
   //     takes the sandbox identity (never root outside);
   //  4. the Landlock ruleset, opened on the sandbox's own paths.
   void build(control::Ready& ready) {
-    if (plan_->network_mode == policy::NetworkMode::kNone) {
+    if (plan_->network_mode != policy::NetworkMode::kPod) {
       if (auto up = bring_up_loopback(); !up) die("network", up.error().err, up.error().what);
     }
     std::vector<std::string> skipped;
