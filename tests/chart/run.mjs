@@ -322,6 +322,18 @@ test("NetworkPolicy selects the pod template's own labels and admits only TCP 22
   validateAll(objs);
 });
 
+test("NetworkPolicy: the gateway selector never matches the sandbox pods, even with nameOverride=openshell", () => {
+  // Default gateway selector app.kubernetes.io/name=openshell: with
+  // nameOverride=openshell every sandbox pod carries that label too.
+  const objs = ok(helmTemplate({ set: ["nameOverride=openshell"] }));
+  const labels = template(objs).spec.podTemplate.metadata.labels;
+  assert.equal(labels["app.kubernetes.io/name"], "openshell");
+  const peer = ingressPolicy(objs).spec.ingress[0].from[0].podSelector;
+  assert.ok(!selectorMatches(peer, labels), `sandbox pods count as the gateway: ${JSON.stringify(peer)}`);
+  assert.ok(selectorMatches(peer, { "app.kubernetes.io/name": "openshell" }), "the gateway itself still matches");
+  validateAll(objs);
+});
+
 test("NetworkPolicy follows the SSH port and can be disabled", () => {
   const objs = ok(helmTemplate({ set: ["sandbox.sshPort=2022"] }));
   assert.deepEqual(ingressPolicy(objs).spec.ingress[0].ports, [{ protocol: "TCP", port: 2022 }]);
