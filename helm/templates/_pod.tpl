@@ -10,12 +10,16 @@ supervisor with --cap-drop=all plus exactly this list):
   SETUID     writing the sandbox's uid_map;
   SETGID     setgroups() and the gid_map;
   NET_ADMIN  bringing up loopback in the sandbox's own network namespace
-             (network mode none or proxy).
+             (network mode none or proxy);
+  SYS_PTRACE with its own network namespace and SSH on, the supervisor opens
+             the sandbox init's /proc/PID/ns/net (for port forwards), and
+             that process is not dumpable: without it the supervisor exits 4
+             with "open /proc/N/ns/net: Permission denied".
 SETPCAP is not needed: the sandbox drops its capabilities inside its own
 user namespace. Everything else the runtime grants by default is dropped.
 */}}
 {{- define "openshell.capabilities" -}}
-{{- toJson (list "SYS_ADMIN" "SETUID" "SETGID" "NET_ADMIN") }}
+{{- toJson (list "SYS_ADMIN" "SETUID" "SETGID" "NET_ADMIN" "SYS_PTRACE") }}
 {{- end }}
 
 {{- define "openshell.podSpec" -}}

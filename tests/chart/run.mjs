@@ -147,7 +147,7 @@ test("agent container: security context of DESIGN §6, restartPolicy Never, SSH 
   const sc = a.securityContext;
   assert.equal(sc.runAsUser, 0);
   // The measured minimum (tests/containers runs with exactly this list).
-  assert.deepEqual([...sc.capabilities.add].sort(), ["NET_ADMIN", "SETGID", "SETUID", "SYS_ADMIN"]);
+  assert.deepEqual([...sc.capabilities.add].sort(), ["NET_ADMIN", "SETGID", "SETUID", "SYS_ADMIN", "SYS_PTRACE"]);
   assert.deepEqual(sc.capabilities.drop, ["ALL"], "the runtime's default capabilities are dropped");
   assert.equal(sc.readOnlyRootFilesystem, true);
   assert.equal(sc.allowPrivilegeEscalation, undefined, "the API server refuses allowPrivilegeEscalation=false with SYS_ADMIN");
@@ -257,7 +257,7 @@ test("every volume mount names a volume, in both delivery forms", () => {
 test("enableUserNamespaces: hostUsers false with the same capabilities; refused before 1.33", () => {
   const objs = ok(helmTemplate({ kube: "1.34", set: ["server.enableUserNamespaces=true"] }));
   assert.equal(podSpec(objs).hostUsers, false);
-  assert.deepEqual([...agent(objs).securityContext.capabilities.add].sort(), ["NET_ADMIN", "SETGID", "SETUID", "SYS_ADMIN"]);
+  assert.deepEqual([...agent(objs).securityContext.capabilities.add].sort(), ["NET_ADMIN", "SETGID", "SETUID", "SYS_ADMIN", "SYS_PTRACE"]);
   validateAll(objs);
   expectFailure(helmTemplate({ kube: "1.32", set: ["server.enableUserNamespaces=true"] }), /enableUserNamespaces needs Kubernetes >= 1\.33/, "user namespaces on 1.32");
 });
@@ -695,7 +695,14 @@ function assertSideloaded(o, method) {
     assert.deepEqual(ic.args, ["copy-self", SUPERVISOR]);
   }
   assert.equal(target.securityContext?.seccompProfile?.type, "Unconfined");
-  assert.ok(["SYS_ADMIN", "NET_ADMIN", "SETPCAP"].every((c) => target.securityContext.capabilities.add.includes(c)));
+  // The same measured list as the chart's agent container.
+  const chartCaps = agent(ok(helmTemplate({}))).securityContext.capabilities;
+  assert.deepEqual(target.securityContext.capabilities, chartCaps, `${o.kind}: capabilities differ from the chart's`);
+  // Runs as it is: either SSH is off, or the gateway keys are mounted from a Secret.
+  const sshOff = (target.env || []).some((e) => e.name === "OPENSHELL_SSH_LISTEN" && e.value === "off");
+  const keys = (target.volumeMounts || []).find((x) => x.mountPath === "/etc/openshell/ssh");
+  assert.ok(sshOff || (keys && volume(spec, keys.name)?.secret?.items?.some((i) => i.path === "authorized_keys")),
+    `${o.kind}/${o.metadata.name}: SSH on without gateway keys: the supervisor would refuse to start`);
   return target;
 }
 for (const method of ["image-volume", "init-container"]) {
@@ -703,15 +710,20 @@ for (const method of ["image-volume", "init-container"]) {
     const objs = kustomize(path.join(SIDELOAD, "examples", method));
     const pod = one(objs, "Pod");
     const st = one(objs, "SandboxTemplate");
-    for (const o of [pod, st]) {
+    assert.deepEqual(objs.map((o) => o.kind).sort(), ["Deployment", "Job", "Pod", "SandboxTemplate"]);
+    for (const o of objs) {
       const c = assertSideloaded(o, method);
       assert.deepEqual(c.args?.slice(0, 2), ["run", "--"], `${o.kind}: the original command becomes the main process after --`);
       assert.ok(c.args.length > 2, `${o.kind}: the original command is kept`);
     }
-    const problems = [st].flatMap((o) => validateObject(o, schemas));
+    const problems = [st, pod].flatMap((o) => validateObject(o, schemas));
     assert.deepEqual(problems, []);
     const p = core.get("PodTemplateSpec");
-    assert.ok(p({ metadata: pod.metadata, spec: pod.spec }), `Pod spec rejected: ${JSON.stringify(p.errors?.slice(0, 3))}`);
+    for (const o of objs.filter((x) => x.spec.template)) {
+      assert.ok(p(o.spec.template), `${o.kind} pod template rejected: ${JSON.stringify(p.errors?.slice(0, 3))}`);
+    }
+    // The patches add to an existing securityContext: the Deployment's own field stays.
+    assert.equal(one(objs, "Deployment").spec.template.spec.containers[0].securityContext.readOnlyRootFilesystem, true);
   });
 }
 
@@ -734,6 +746,41 @@ test("sideload: the images transformer rewrites the supervisor image in both for
     const out = one(kustomize(dir), "Pod");
     assert.deepEqual(out.spec, pod.spec, "a Pod without the label was changed");
   } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
+test("sideload: both components, or one applied twice, is an error (not run -- run --, not duplicate volumes)", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "sideload-"));
+  try {
+    const rel = (p) => path.relative(dir, p);
+    const comps = (list) => list.map((c) => rel(path.join(SIDELOAD, "components", c))).join(", ");
+    writeFileSync(path.join(dir, "kustomization.yaml"), `resources: [${rel(path.join(SIDELOAD, "examples", "base"))}]\ncomponents: [${comps(["init-container", "image-volume"])}]\n`);
+    let r = run(KUBECTL, ["kustomize", dir]);
+    assert.notEqual(r.code, 0, "both components accepted");
+    assert.match(r.stderr, /containers\/0\/command/);
+    writeFileSync(path.join(dir, "kustomization.yaml"), `resources: [${rel(path.join(SIDELOAD, "examples", "image-volume"))}]\ncomponents: [${comps(["image-volume"])}]\n`);
+    r = run(KUBECTL, ["kustomize", dir]);
+    assert.notEqual(r.code, 0, "the same component applied twice was accepted");
+    assert.match(r.stderr, /containers\/0\/command/);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
+test("sideload: the components' patches are what sideload/generate.py writes (one template for every target shape)", () => {
+  const r = run("python3", [path.join(SIDELOAD, "generate.py"), "--check"]);
+  assert.equal(r.code, 0, r.stderr);
+});
+
+test("one version source: VERSION feeds meson, the chart, the sideload tags and the image", () => {
+  const v = readFileSync(path.join(root, "VERSION"), "utf8").trim();
+  assert.match(v, /^\d+\.\d+\.\d+/);
+  assert.match(readFileSync(path.join(root, "meson.build"), "utf8"), /version: files\('VERSION'\)/);
+  const chart = parseYaml(readFileSync(path.join(chartDir, "Chart.yaml"), "utf8"));
+  assert.equal(chart.version, v);
+  assert.equal(chart.appVersion, v);
+  for (const m of ["image-volume", "init-container"]) {
+    const k = parseYaml(readFileSync(path.join(SIDELOAD, "examples", m, "kustomization.yaml"), "utf8"));
+    assert.equal(k.images[0].newTag, v, `examples/${m} newTag`);
+  }
+  assert.match(readFileSync(path.join(root, "image", "build.sh"), "utf8"), /VERSION/);
 });
 
 test("sideload: a target without the lists the patch appends to fails loudly, not silently", () => {
