@@ -297,7 +297,8 @@ if [ -n "$(ls -A "$dest" | grep -v '^lost+found$' || true)" ]; then
   echo "workspace not empty: not seeded"
 else
   [ -d "$SOURCE" ] || { echo "the image has no $SOURCE to seed from"; exit 1; }
-  cp -a "$SOURCE/." "$dest/"
+  # Entry by entry: the claim's root keeps its owner and mode (fsGroup's).
+  find "$SOURCE" -mindepth 1 -maxdepth 1 -exec cp -a {} "$dest/" \;
   echo "workspace seeded from the image's $SOURCE"
 fi
 touch "$dest/.openshell-seeded"
