@@ -63,19 +63,15 @@ PolicyResult<void> convert_filesystem(const proto::FilesystemPolicy& m, Policy& 
   if (auto r = take(m.read_only(), "read_only", fs.read_only, read_only_keys); !r) return r;
   if (auto r = take(m.read_write(), "read_write", fs.read_write, read_write_keys); !r) return r;
 
-  // /tmp is a fresh writable tmpfs unless listed read-only, and /proc a
-  // fresh procfs: nothing can be bound below them, and a read-only Landlock
-  // rule beneath a writable one takes nothing away (rules add up), so a
-  // read-only entry there would silently be writable.
+  // /proc is a fresh procfs: nothing can be bound below it, and a
+  // read-only Landlock rule beneath a writable one takes nothing away
+  // (rules add up), so a read-only entry there would silently be writable.
+  // Below the fresh /tmp a read-only entry is a read-only bind on top of it
+  // (DESIGN.md §6.2), which the mount keeps read-only.
   for (const auto& [path, key] : read_only_keys) {
-    bool tmp_writable = !read_only_keys.contains("/tmp");
-    if ((tmp_writable && path_is_within(path, "/tmp") && path != "/tmp") ||
-        (read_write_keys.contains("/proc") && path_is_within(path, "/proc") && path != "/proc")) {
-      std::string parent = path_is_within(path, "/tmp") ? "/tmp" : "/proc";
-      std::string parent_key = read_write_keys.contains(parent) ? read_write_keys[parent]
-                                                                : std::string("the private /tmp");
-      return policy_error(key, "'" + path + "' cannot be read-only inside " + parent + " (" +
-                                   parent_key + "), a fresh writable mount");
+    if (read_write_keys.contains("/proc") && path_is_within(path, "/proc") && path != "/proc") {
+      return policy_error(key, "'" + path + "' cannot be read-only inside /proc (" +
+                                   read_write_keys["/proc"] + "), a fresh writable mount");
     }
   }
   for (const auto& [path, key] : read_write_keys) {

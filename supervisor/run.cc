@@ -18,6 +18,7 @@
 #include "sandbox_plan.h"
 #include "session_launcher.h"
 #include "startup_error.h"
+#include "terminal.h"
 #include "userns.h"
 
 namespace openshell {
@@ -152,6 +153,10 @@ int run_supervisor(const Config& config) {
   auto sandbox = Sandbox::create(spec);
   if (!sandbox) die_at(Stage::sandbox, sandbox.error().message());
   log_enforcement(*loaded, **sandbox);
+  // Terminals come from the sandbox's private devpts (supervisor/mounts.cc).
+  if (auto pid = proc_pid_of((*sandbox)->init_pid())) {
+    set_pty_multiplexer("/proc/" + std::to_string(*pid) + "/root/dev/pts/ptmx");
+  }
 
   Pid1 pid1(io, **sandbox, config.shutdown_grace);
   (*sandbox)->attach(io);

@@ -201,7 +201,7 @@ TEST(DescribePlan, NamesEveryLayerAndHidesEnvironmentValues) {
   for (const auto& l : lines) all += l + "\n";
   for (const char* part :
        {"identity: uid 1000 gid 1000", "user namespace: uid_map 1000 1000 1",
-        "mount: bind-root-ro /", "mount: mask /etc/openshell", "landlock: best_effort",
+        "mount: root-tmpfs /", "mount: mask /etc/openshell", "landlock: best_effort",
         "scopes abstract_unix_socket|signal", "landlock: /usr execute|read_file|read_dir",
         "seccomp: ptrace -> EPERM", "seccomp: clone3 -> ENOSYS", "capabilities: none kept",
         "rlimits: core=0", "network: proxy (own namespace",
