@@ -240,7 +240,7 @@ Result<std::unique_ptr<Egress>> Egress::start(asio::io_context& io, EgressSettin
   self.dns_resolver = std::move(*resolver);
   self.install(self.settings.policy, "");
   if (self.network.empty()) {
-    log::warn("network mode proxy without network_policies: ALL egress is denied");
+    log::info("network mode proxy without network_policies: all egress is denied");
   }
 
   Impl* raw = impl.get();

@@ -1,5 +1,8 @@
 #include "relay.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <boost/asio/write.hpp>
 
 namespace openshell::egress {
@@ -8,6 +11,10 @@ namespace {
 // One buffer per direction while data flows: large enough that a bulk
 // transfer is a few system calls per megabyte.
 constexpr size_t kBufferSize = 64 * 1024;
+// The pipe between the two sockets when splicing: larger than the default
+// 64 KiB so a fast link moves more per system call.
+constexpr int kPipeSize = 256 * 1024;
+constexpr unsigned kSpliceFlags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
 
 }  // namespace
 
@@ -19,11 +26,17 @@ Relay::Relay(tcp::socket client, tcp::socket upstream, bool limit_client, BodyFr
       body_left_(framing.length) {
   up_.from = &client_;
   up_.to = &upstream_;
+  up_.may_splice = !limit_client;
   down_.from = &upstream_;
   down_.to = &client_;
 }
 
-Relay::~Relay() = default;
+Relay::~Relay() {
+  for (Direction* d : {&up_, &down_}) {
+    if (d->pipe_read >= 0) ::close(d->pipe_read);
+    if (d->pipe_write >= 0) ::close(d->pipe_write);
+  }
+}
 
 void Relay::start(std::string to_upstream, std::string_view client_bytes, std::string to_client,
                   std::function<void()> done) {
@@ -75,6 +88,20 @@ void Relay::wait_readable(Direction& d) {
 
 void Relay::read(Direction& d) {
   if (closed_ || d.finished) return;
+  if (d.may_splice && d.total >= kSpliceAfter) {
+    if (d.pipe_read < 0) {
+      int fds[2];
+      if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0) {
+        d.pipe_read = fds[0];
+        d.pipe_write = fds[1];
+        ::fcntl(d.pipe_write, F_SETPIPE_SZ, kPipeSize);  // best effort
+        d.buffer.reset();
+      } else {
+        d.may_splice = false;  // out of fds: keep copying
+      }
+    }
+    if (d.pipe_read >= 0) return splice_in(d);
+  }
   if (!d.buffer) d.buffer = std::make_unique<char[]>(kBufferSize);
   boost::system::error_code error;
   size_t n = d.from->read_some(boost::asio::buffer(d.buffer.get(), kBufferSize), error);
@@ -89,6 +116,40 @@ void Relay::read(Direction& d) {
   if (n == SIZE_MAX) return fail();  // a malformed chunked body
   write(d, d.buffer.get(), n);
   if (body_done) d.finished = true;  // read no more; the write still completes
+}
+
+void Relay::splice_in(Direction& d) {
+  if (closed_ || d.finished) return;
+  ssize_t n = ::splice(d.from->native_handle(), nullptr, d.pipe_write, nullptr, kPipeSize,
+                       kSpliceFlags);
+  if (n < 0 && errno == EAGAIN) return wait_readable(d);
+  if (n < 0) return fail();
+  if (n == 0) return finish(d, /*shutdown_peer=*/true);
+  d.in_pipe = static_cast<size_t>(n);
+  d.total += static_cast<uint64_t>(n);
+  splice_out(d);
+}
+
+void Relay::splice_out(Direction& d) {
+  while (d.in_pipe > 0) {
+    if (closed_) return;
+    ssize_t n = ::splice(d.pipe_read, nullptr, d.to->native_handle(), nullptr, d.in_pipe,
+                         kSpliceFlags);
+    if (n < 0 && errno == EAGAIN) {
+      // The receiver is slow: wait until it takes more; nothing more is
+      // read meanwhile (backpressure).
+      auto self = shared_from_this();
+      d.to->async_wait(tcp::socket::wait_write,
+                       [self, &d](const boost::system::error_code& error) {
+                         if (error) return self->fail();
+                         self->splice_out(d);
+                       });
+      return;
+    }
+    if (n <= 0) return fail();
+    d.in_pipe -= static_cast<size_t>(n);
+  }
+  splice_in(d);
 }
 
 size_t Relay::admit_from_client(const char* data, size_t size, bool& body_done) {

@@ -8,6 +8,10 @@
 //   (a client's `shutdown`, HTTP/1.0 bodies) keep working.
 // - An idle tunnel holds no buffer: a buffer is taken when data is
 //   readable and given back when the socket has nothing more.
+// - Zero-copy where it pays: a direction that has carried kSpliceAfter
+//   bytes (a download, not a handshake) switches to splice(2) through a
+//   pipe of its own, so bulk data never enters the supervisor's memory.
+//   Idle and short tunnels never open the pipe (two fds each).
 // - Forwarded HTTP: the client's bytes are passed only up to the end of
 //   the first request's body (proxy_request.h BodyFraming); anything the
 //   client pipelines after it is never sent upstream.
@@ -25,6 +29,7 @@ namespace openshell::egress {
 class Relay : public std::enable_shared_from_this<Relay> {
  public:
   using tcp = boost::asio::ip::tcp;
+  static constexpr uint64_t kSpliceAfter = 1 << 20;
 
   // `limit_client`: pass only the body described by `framing` from the
   // client, then stop reading it.
@@ -55,7 +60,13 @@ class Relay : public std::enable_shared_from_this<Relay> {
     std::string pending;  // bytes to write before the next read
     uint64_t total = 0;
     bool finished = false;
+    bool may_splice = true;  // false for a forwarded request's body (it is scanned)
+    int pipe_read = -1, pipe_write = -1;
+    size_t in_pipe = 0;
   };
+
+  void splice_in(Direction& d);
+  void splice_out(Direction& d);
 
   void wait_readable(Direction& d);
   void read(Direction& d);

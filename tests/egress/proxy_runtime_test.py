@@ -10,12 +10,14 @@ Usage: proxy_runtime_test.py SUPERVISOR [unittest args]. Runs as root.
 """
 import json
 import os
+import queue
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 import unittest
 
@@ -166,6 +168,9 @@ class Sandbox:
              "/usr/bin/python3", self.workdir + "/sandbox_client.py", *steps],
             env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=self.log, text=True, cwd=self.dir)
+        self.lines = queue.Queue()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
     # A ConfigMap volume: the file is a symlink through `..data`, which is
     # swapped to a new timestamped directory by a rename.
@@ -179,21 +184,34 @@ class Sandbox:
         os.symlink("..%d" % self.generation, tmp)
         os.rename(tmp, os.path.join(self.config, "..data"))
 
-    def next(self, timeout=30):
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def next(self, timeout=20):
+        """The sandbox's next JSON line, or a failure after `timeout` s."""
         deadline = time.time() + timeout
-        while time.time() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            line = line.strip()
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.01, deadline - time.time()))
+            except queue.Empty:
+                line = None
+            if line is None:
+                raise AssertionError("no output from the sandbox; log:\n" + self.logs())
             if line.startswith("{"):
                 return json.loads(line)
-        raise AssertionError("no output from the sandbox; log:\n" + self.logs())
 
     def finish(self, timeout=60):
-        rest = self.proc.communicate(timeout=timeout)[0]
-        records = [json.loads(l) for l in rest.splitlines() if l.startswith("{")]
-        return records
+        self.proc.wait(timeout=timeout)
+        self.reader.join(timeout=10)
+        records = []
+        while True:
+            line = self.lines.get_nowait() if not self.lines.empty() else None
+            if line is None:
+                return records
+            if line.startswith("{"):
+                records.append(json.loads(line))
 
     def logs(self):
         self.log.flush()
@@ -262,6 +280,14 @@ class ProxyRuntime(unittest.TestCase):
         self.assertEqual(r[steps[5]]["body"], "hello-upstream", r[steps[5]])
         self.assertEqual(r[steps[6]]["code"], "403", r[steps[6]])
         self.assertIn("binary", json.loads(r[steps[6]]["body"])["reason"])
+
+    def test_ipv6_proxy_listener_identifies_its_caller(self):
+        steps = ["curl6:http://upstream.test:8080/index.html", "curl6:http://other.test:8080/"]
+        r, sandbox = self.run_steps(steps)
+        self.assertEqual(r[steps[0]]["body"], "hello-upstream", r[steps[0]])
+        self.assertEqual(r[steps[1]]["code"], "403")
+        allow = [a for a in sandbox.audit() if a["action"] == "allow"]
+        self.assertEqual(allow[0]["exe"], "/usr/bin/curl", allow)
 
     def test_forwarded_request_is_rewritten(self):
         step = "curl:http://upstream.test:8080/echo?x=1"

@@ -176,6 +176,32 @@ TEST(Relay, AClientCannotOutrunAnUpstreamThatDoesNotRead) {
   EXPECT_EQ(received, sent);
 }
 
+// Past kSpliceAfter a direction moves by splice(2): the bytes must arrive
+// whole and in order, and end-of-file still becomes a half-close.
+TEST(Relay, BulkDataArrivesIntactAcrossTheSwitchToSplice) {
+  Fixture f;
+  f.make(false, {});
+  f.relay->start("", "", "", [&] { f.done = true; });
+  std::string data(4 * Relay::kSpliceAfter + 12345, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>((i * 2654435761u) >> 13);
+  size_t sent = 0;
+  std::string received;
+  bool eof = false;
+  bool ok = pump(f.io, [&] {
+    if (sent < data.size()) {
+      ssize_t n = ::write(f.upstream, data.data() + sent, std::min<size_t>(data.size() - sent, 200000));
+      if (n > 0) sent += static_cast<size_t>(n);
+      if (sent == data.size()) ::shutdown(f.upstream, SHUT_WR);
+    }
+    received += drain(f.client, eof);
+    return eof;
+  });
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(received.size(), data.size());
+  EXPECT_TRUE(received == data) << "the spliced bytes differ";
+  EXPECT_EQ(f.relay->bytes_down(), data.size());
+}
+
 TEST(Relay, CloseEndsBothSides) {
   Fixture f;
   f.make(false, {});

@@ -2,6 +2,7 @@
 each argument is one step, each step prints one JSON line with what it saw.
 
   curl:URL[:noproxy]   curl through the proxy (or direct), body and HTTP code
+  curl6:URL            curl through the proxy's IPv6 listener [::1]:3128
   urllib:URL           Python's urllib through HTTP_PROXY
   sh-curl:URL          curl run by /bin/sh (an ancestor that is not python)
   connect:HOST:PORT    raw TCP connect (no proxy), errno
@@ -135,6 +136,8 @@ def main():
         if kind == "curl":
             url, _, noproxy = rest.partition("|")
             run_curl(arg, url, ["--noproxy", "*"] if noproxy else [])
+        elif kind == "curl6":
+            run_curl(arg, rest, ["-x", "http://[::1]:3128"])
         elif kind == "sh-curl":
             run_curl(arg, rest, via_shell=True)
         elif kind == "urllib":
