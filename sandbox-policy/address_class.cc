@@ -82,44 +82,43 @@ bool prefix_equal(const IpAddress& a, const IpAddress& net, unsigned prefix) {
   return (a.bytes[full] & mask) == (net.bytes[full] & mask);
 }
 
-bool in(const IpAddress& a, std::string_view cidr) {
-  auto c = parse_cidr(cidr);
-  return c && cidr_contains(*c, a);
+// A table of ranges, parsed once.
+std::vector<Cidr> ranges(std::initializer_list<std::string_view> texts) {
+  std::vector<Cidr> out;
+  for (std::string_view t : texts) out.push_back(*parse_cidr(t));
+  return out;
+}
+
+bool in_any(const IpAddress& a, const std::vector<Cidr>& table) {
+  return std::any_of(table.begin(), table.end(),
+                     [&](const Cidr& c) { return cidr_contains(c, a); });
 }
 
 // Never reachable, whatever the policy says: the sandbox's own loopback
 // (which is the pod's loopback seen from the supervisor: its SSH listener),
 // link-local (cloud metadata), unspecified, multicast and broadcast.
 bool always_blocked_v4(const IpAddress& a) {
-  for (std::string_view c :
-       {"0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/4", "255.255.255.255/32"}) {
-    if (in(a, c)) return true;
-  }
-  return false;
+  static const auto table =
+      ranges({"0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/4", "255.255.255.255/32"});
+  return in_any(a, table);
 }
 
 // Internal: reachable only for an exact declared host or inside allowed_ips.
 bool internal_v4(const IpAddress& a) {
-  for (std::string_view c :
-       {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "192.0.0.0/24",
-        "192.0.2.0/24", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "240.0.0.0/4"}) {
-    if (in(a, c)) return true;
-  }
-  return false;
+  static const auto table =
+      ranges({"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "192.0.0.0/24",
+              "192.0.2.0/24", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "240.0.0.0/4"});
+  return in_any(a, table);
 }
 
 bool always_blocked_v6(const IpAddress& a) {
-  for (std::string_view c : {"::/128", "::1/128", "fe80::/10", "ff00::/8", "::/96"}) {
-    if (in(a, c)) return true;
-  }
-  return false;
+  static const auto table = ranges({"::/128", "::1/128", "fe80::/10", "ff00::/8", "::/96"});
+  return in_any(a, table);
 }
 
 bool internal_v6(const IpAddress& a) {
-  for (std::string_view c : {"fc00::/7", "fec0::/10", "2001:db8::/32", "100::/64"}) {
-    if (in(a, c)) return true;
-  }
-  return false;
+  static const auto table = ranges({"fc00::/7", "fec0::/10", "2001:db8::/32", "100::/64"});
+  return in_any(a, table);
 }
 
 bool is_control_plane_port(uint16_t port) {

@@ -65,6 +65,29 @@ bool glob(std::string_view pattern, std::string_view text, char separator) {
   return dp[text.size()] != 0;
 }
 
+char lower_char(char c) {
+  return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return lower_char(x) == lower_char(y);
+         });
+}
+
+// The literal text before the first '*' and after the last must begin and
+// end `text`: a cheap test that turns most non-matching globs away before
+// the full match runs.
+bool literal_ends_match(std::string_view pattern, std::string_view text, bool fold_case) {
+  std::string_view head = pattern.substr(0, pattern.find('*'));
+  std::string_view tail = pattern.substr(pattern.rfind('*') + 1);
+  if (head.size() + tail.size() > text.size()) return false;
+  auto eq = [&](std::string_view a, std::string_view b) {
+    return fold_case ? iequals(a, b) : a == b;
+  };
+  return eq(head, text.substr(0, head.size())) && eq(tail, text.substr(text.size() - tail.size()));
+}
+
 bool label_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
 }
@@ -86,9 +109,10 @@ bool match_labels(const std::vector<std::string_view>& pat, size_t pi,
 }  // namespace
 
 bool host_matches(std::string_view pattern, std::string_view host) {
+  if (!host.empty() && host.back() == '.') host.remove_suffix(1);
+  if (pattern.find('*') == std::string_view::npos) return iequals(pattern, host);
+  if (!literal_ends_match(pattern, host, true)) return false;
   std::string p = lower(pattern), h = lower(host);
-  if (!h.empty() && h.back() == '.') h.pop_back();
-  if (p.find('*') == std::string::npos) return p == h;
   // A name pattern never matches an address, however it is spelled.
   if (h.empty() || parse_ip_literal(h)) return false;
   auto host_labels = split(h, '.');
@@ -101,7 +125,7 @@ bool host_matches(std::string_view pattern, std::string_view host) {
 
 bool binary_matches(std::string_view pattern, std::string_view path) {
   if (pattern.find('*') == std::string_view::npos) return pattern == path;
-  return glob(pattern, path, '/');
+  return literal_ends_match(pattern, path, false) && glob(pattern, path, '/');
 }
 
 std::optional<std::string> host_pattern_error(std::string_view pattern) {

@@ -118,10 +118,16 @@ Decision NetworkRules::decide(std::string_view raw_host, uint16_t port,
   Decision d;
   auto host = canonical_host(raw_host);
   if (!host) {
-    d.reason = "invalid host '" + std::string(raw_host.substr(0, 255)) + "'";
+    // Quoted back printable only: the reason goes into logs and a 403 body.
+    std::string shown(raw_host.substr(0, 255));
+    for (char& c : shown) {
+      if (c < 0x20 || c > 0x7e || c == '\'' || c == '"' || c == '\\') c = '?';
+    }
+    d.reason = "invalid host '" + shown + "'";
     return d;
   }
-  std::string target = *host + ":" + std::to_string(port);
+  std::string target = (host->find(':') == std::string::npos ? *host : "[" + *host + "]") + ":" +
+                       std::to_string(port);
   if (rules_.empty()) {
     d.reason = "network connections not allowed by policy (no network_policies)";
     return d;
@@ -130,7 +136,7 @@ Decision NetworkRules::decide(std::string_view raw_host, uint16_t port,
   std::vector<std::string> binary_mismatch, needs_l7;
   bool all_allowed_ips = true;
   for (const NetworkPolicyRule& rule : rules_) {
-    bool binary_ok = relaxed_binaries_ || binary_allowed(rule, caller, symlink_targets_);
+    std::optional<bool> binary_ok;  // looked up once, and only if an endpoint matches
     for (const NetworkEndpoint& e : rule.endpoints) {
       if (!endpoint_matches(e, *host, ip, port)) continue;
       if (classify_endpoint(e) == EndpointLayer::kL7Required) {
@@ -138,6 +144,9 @@ Decision NetworkRules::decide(std::string_view raw_host, uint16_t port,
         continue;
       }
       if (!binary_ok) {
+        binary_ok = relaxed_binaries_ || binary_allowed(rule, caller, symlink_targets_);
+      }
+      if (!*binary_ok) {
         binary_mismatch.push_back(rule.key);
         continue;
       }

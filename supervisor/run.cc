@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "bridge.h"
+#include "egress/egress.h"
 #include "listen_address.h"
 #include "log.h"
 #include "loopback.h"
@@ -60,6 +61,13 @@ void log_enforcement(const LoadedPlan& loaded, const Sandbox& sandbox) {
         "Landlock is not enforced: the kernel offers none (landlock.compatibility: best_effort)");
   }
   for (const auto& note : ready.notes) log::info("sandbox note", {{"note", note}});
+  if (plan.network_mode == policy::NetworkMode::kPod) {
+    // Said at every start: in mode pod the agent reaches whatever the pod
+    // reaches (cloud metadata, the API server, other pods).
+    log::warn("egress NOT ENFORCED: network mode pod shares the pod's network; "
+              "network_policies are not applied",
+              {{"network", "pod"}});
+  }
   report_unenforced(plan);
 }
 
@@ -90,6 +98,30 @@ UniqueFd sandbox_network(const policy::SandboxPlan& plan, const Sandbox& sandbox
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) die_at(Stage::sandbox, "open " + path + ": " + std::strerror(errno));
   return fd;
+}
+
+// Network mode proxy: the proxy, DNS and capture listeners in the
+// sandbox's network, before any sandbox process runs (the main process's
+// first connection finds them there).
+std::unique_ptr<egress::Egress> start_egress(boost::asio::io_context& io, const LoadedPlan& loaded,
+                                             const Sandbox& sandbox) {
+  if (loaded.plan.network_mode != policy::NetworkMode::kProxy) return nullptr;
+  auto relaxed = egress::parse_binary_identity(std::getenv("OPENSHELL_NETWORK_BINARY_IDENTITY"));
+  if (!relaxed) die_at(Stage::input, relaxed.error().message());
+  if (*relaxed) {
+    log::warn("OPENSHELL_NETWORK_BINARY_IDENTITY=relaxed: network rules match any binary");
+  }
+  auto pid = proc_pid_of(sandbox.init_pid());
+  if (!pid) die_at(Stage::sandbox, pid.error().message());
+  egress::EgressSettings settings;
+  settings.init_pid = *pid;
+  settings.sandbox_netns = sandbox_network(loaded.plan, sandbox);
+  settings.policy = loaded.policy;
+  settings.policy_file = loaded.file;
+  settings.relaxed_binaries = *relaxed;
+  auto egress = egress::Egress::start(io, std::move(settings));
+  if (!egress) die_at(Stage::sandbox, "egress proxy: " + egress.error().message());
+  return std::move(*egress);
 }
 
 }  // namespace
@@ -130,6 +162,8 @@ int run_supervisor(const Config& config) {
   (*sandbox)->attach(io);
   pid1.reap();
 
+  auto egress = start_egress(io, *loaded, **sandbox);
+
   MainProcess main(io, **sandbox);
   pid1.set_main(&main);
   // The bridge comes up before the main process starts: a bad key file
@@ -154,6 +188,7 @@ int run_supervisor(const Config& config) {
   // Sessions end while the sandbox and the main process they refer to
   // still exist (the bridge was created before them).
   if (bridge) bridge->stop();
+  if (egress) egress->stop();
   return pid1.exit_code();
 }
 

@@ -90,7 +90,14 @@ Result<LoadedPlan> compile_loaded(const Config& config, policy::LoadedPolicy loa
     std::string where = plan.error().file.empty() ? loaded.origin + ": " : "";
     return fail(where + plan.error().to_string());
   }
-  return LoadedPlan{std::move(*plan), std::move(loaded.origin)};
+  LoadedPlan out;
+  out.plan = std::move(*plan);
+  out.policy = std::move(loaded.policy);
+  // A file the supervisor read (not the built-in default) is watched for
+  // network policy reloads.
+  if (loaded.origin != "built-in default") out.file = loaded.origin;
+  out.origin = std::move(loaded.origin);
+  return out;
 }
 
 }  // namespace

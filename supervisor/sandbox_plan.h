@@ -13,6 +13,8 @@ namespace openshell {
 
 struct LoadedPlan {
   policy::SandboxPlan plan;
+  policy::Policy policy;  // as loaded: the egress runtime compiles its network rules
+  std::string file;       // the policy file, empty for the built-in default
   std::string origin;  // the policy file, or "built-in default"
 };
 

@@ -83,6 +83,7 @@ Identity sandbox_identity() {
 
 TEST(Environment, BaseHasOnlyTheIdentityPathPolicyAndUserVariables) {
   Policy p;
+  p.network_mode = NetworkMode::kPod;  // no proxy variables (see ProxyModeSendsClientsToTheProxy)
   p.environment = {{"LANG", "C.UTF-8"}, {"LD_LIBRARY_PATH", "/opt/lib"}, {"PATH", "/custom"}};
   auto env = build_base_environment(
       sandbox_identity(), p,
@@ -99,6 +100,29 @@ TEST(Environment, BaseHasOnlyTheIdentityPathPolicyAndUserVariables) {
   EXPECT_FALSE(env.contains("bad-name"));
   EXPECT_FALSE(env.contains("TERM"));
   EXPECT_EQ(env.size(), 8u);
+}
+
+// Network mode proxy: every process is pointed at the egress proxy, and
+// OPENSHELL_USER_ENVIRONMENT cannot point it elsewhere.
+TEST(Environment, ProxyModeSendsClientsToTheProxy) {
+  Policy p;
+  p.network_mode = NetworkMode::kProxy;
+  p.environment = {{"NO_PROXY", "*"}};
+  auto env = build_base_environment(
+      sandbox_identity(), p, {{"HTTPS_PROXY", "http://elsewhere:1"}, {"GITHUB_TOKEN", "t"}});
+  for (const char* key : {"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy",
+                          "all_proxy", "grpc_proxy"}) {
+    EXPECT_EQ(env[key], "http://127.0.0.1:3128") << key;
+  }
+  EXPECT_EQ(env["NO_PROXY"], "127.0.0.1,localhost,::1");
+  EXPECT_EQ(env["no_proxy"], "127.0.0.1,localhost,::1");
+  EXPECT_EQ(env["NODE_USE_ENV_PROXY"], "1");
+  EXPECT_EQ(env["GITHUB_TOKEN"], "t");
+
+  p.network_mode = NetworkMode::kNone;
+  auto none = build_base_environment(sandbox_identity(), p, {});
+  EXPECT_FALSE(none.contains("HTTP_PROXY"));
+  EXPECT_FALSE(none.contains("NODE_USE_ENV_PROXY"));
 }
 
 TEST(Environment, DefaultPathAndNumericUser) {

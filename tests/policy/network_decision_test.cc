@@ -7,6 +7,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "sandbox-policy/load.h"
 
 namespace openshell::policy::net {
@@ -231,6 +233,14 @@ TEST(Decide, BinaryReasonNamesExeAncestorsAndRule) {
   EXPECT_EQ(d.reason,
             "endpoint api.anthropic.com:443 matched policy 'claude_code' but binary "
             "'/usr/bin/python3' (ancestors: [/bin/bash]) is not one of its binaries");
+}
+
+TEST(Decide, ReasonsQuoteHostsSafely) {
+  NetworkRules rules(load(kPolicy), false);
+  EXPECT_THAT(rules.decide("::ffff:10.0.0.1", 443, caller({"/usr/bin/node"})).reason,
+              HasSubstr("endpoint [::ffff:10.0.0.1]:443 is not allowed"));
+  std::string reason = rules.decide("a\r\nX-Evil: \"1\"", 443, caller({})).reason;
+  EXPECT_EQ(reason, "invalid host 'a??X-Evil: ?1?'");
 }
 
 TEST(Decide, NoRulesDeniesEverything) {
@@ -522,6 +532,68 @@ TEST(CheckAddress, AllowedIps) {
   wide.allowed_ips = {*parse_cidr("0.0.0.0/0")};
   EXPECT_EQ(check_address(wide, *parse_ip_literal("127.0.0.1"), 80), V::kAlwaysBlocked);
   EXPECT_EQ(check_address(wide, *parse_ip_literal("169.254.169.254"), 80), V::kAlwaysBlocked);
+}
+
+}  // namespace
+}  // namespace openshell::policy::net
+
+namespace openshell::policy::net {
+namespace {
+
+// ---- properties over many generated inputs ----------------------------------
+
+// A v4-mapped spelling is the same address: every verdict must agree, for
+// every grant and port (the v4-mapped mutant of the SSRF check fails here).
+TEST(Properties, V4MappedAddressesGetTheSameVerdict) {
+  std::mt19937 rng(8);  // fixed seed: the same inputs on every run
+  const uint16_t ports[] = {80, 443, 2379, 6443, 10250};
+  AddressGrant grants[4];
+  grants[1].private_allowed = true;
+  grants[2].allowed_ips = {*parse_cidr("10.0.0.0/8"), *parse_cidr("192.168.0.0/16")};
+  grants[3] = grants[2];
+  grants[3].allowed_ips_only = true;
+  // Random addresses, and every first octet with a random rest, so each
+  // class is hit.
+  for (int i = 0; i < 20000; ++i) {
+    uint32_t v = rng();
+    if (i < 256 * 8) v = (static_cast<uint32_t>(i % 256) << 24) | (v & 0xffffff);
+    IpAddress a;
+    for (int b = 0; b < 4; ++b) a.bytes[b] = static_cast<uint8_t>(v >> (24 - 8 * b));
+    IpAddress mapped;
+    mapped.v6 = true;
+    mapped.bytes[10] = mapped.bytes[11] = 0xff;
+    for (int b = 0; b < 4; ++b) mapped.bytes[12 + b] = a.bytes[b];
+    ASSERT_EQ(classify(a), classify(mapped)) << a.to_string();
+    for (const AddressGrant& g : grants) {
+      uint16_t port = ports[static_cast<size_t>(i) % 5];
+      ASSERT_EQ(check_address(g, a, port), check_address(g, mapped, port))
+          << a.to_string() << ":" << port;
+    }
+  }
+}
+
+// Parsing is stable: a parsed address prints in a spelling that parses to
+// itself, a canonical host is its own canonical form, and no glob matches
+// an address.
+TEST(Properties, CanonicalFormsAreFixedPoints) {
+  std::mt19937 rng(9);
+  const std::string alphabet = "0123456789abcdefxX.:[]*%-_ ";
+  for (int i = 0; i < 50000; ++i) {
+    std::string s;
+    size_t len = rng() % 20;
+    for (size_t k = 0; k < len; ++k) s += alphabet[rng() % alphabet.size()];
+    if (auto ip = parse_ip_literal(s)) {
+      auto again = parse_ip_literal(ip->to_string());
+      ASSERT_TRUE(again.has_value()) << s;
+      ASSERT_EQ(*again, *ip) << s;
+      ASSERT_FALSE(host_matches("*.*.*.*", s)) << s;
+      ASSERT_FALSE(host_matches("**.0", s)) << s;
+    }
+    if (auto c = canonical_host(s)) {
+      ASSERT_EQ(canonical_host(*c), c) << s;
+      ASSERT_EQ(c->find_first_of(" %[]*"), std::string::npos) << s;
+    }
+  }
 }
 
 }  // namespace
