@@ -217,7 +217,12 @@ Result<LoadedPlan> load_sandbox_plan_from(const Config& config, const std::strin
   inputs.path_probe = [prefix](const std::string& path) { return probe_path(prefix + path); };
   auto plan = policy::compile(*loaded, inputs);
   if (!plan) return fail(file + ": " + plan.error().to_string());
-  return LoadedPlan{std::move(*plan), file};
+  LoadedPlan out;
+  out.plan = std::move(*plan);
+  out.policy = std::move(*loaded);
+  out.file = file;
+  out.origin = file;
+  return out;
 }
 
 void report_unenforced(const policy::SandboxPlan& plan) {
