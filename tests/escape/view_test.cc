@@ -494,6 +494,50 @@ TEST_F(View, ProxyModeGetsAGeneratedResolvConfAndHosts) {
   }
 }
 
+// --- validate-policy off the image -----------------------------------------------------
+
+// In CI the machine is not the image: names it lacks are reported, not
+// fatal; with --root the image's own files decide.
+TEST(ValidatePolicy, ResolvesNamesAgainstTheImageRootOrSaysWhichItCouldNot) {
+  std::string root = world.base + "/image", empty = world.base + "/empty-image";
+  for (const auto& dir : {root, root + "/etc", root + "/usr", empty, empty + "/etc"}) {
+    must(::mkdir(dir.c_str(), 0755) == 0 || errno == EEXIST, "mkdir " + dir);
+  }
+  write_file(root + "/etc/passwd", "root:x:0:0::/root:/bin/sh\nviewagent:x:4321:4322::/home/viewagent:/bin/sh\n");
+  write_file(root + "/etc/group", "root:x:0:\nviewagents:x:4322:\n");
+  write_file(empty + "/etc/passwd", "root:x:0:0::/root:/bin/sh\n");
+  write_file(empty + "/etc/group", "root:x:0:\n");
+  std::string policy = world.base + "/validate.yaml";
+  write_file(policy,
+             "version: 1\nfilesystem_policy:\n  read_only: [/usr]\n"
+             "process: {run_as_user: viewagent, run_as_group: viewagents}\n");
+  ASSERT_EQ(::getpwnam("viewagent"), nullptr) << "this machine has the test's user";
+
+  auto here = run(supervisor({"validate-policy", policy}));
+  EXPECT_EQ(here.exit_code, 0) << here.out << here.err;
+  EXPECT_NE(here.out.find("unresolved: " + policy + ": process.run_as_user: no user 'viewagent'"),
+            std::string::npos)
+      << here.out;
+  EXPECT_NE(here.out.find("process.run_as_group: no group 'viewagents'"), std::string::npos)
+      << here.out;
+
+  auto image = run(supervisor({"validate-policy", "--root", root, policy}));
+  EXPECT_EQ(image.exit_code, 0) << image.out << image.err;
+  EXPECT_NE(image.out.find("identity: uid 4321 gid 4322 (viewagent)"), std::string::npos)
+      << image.out;
+  EXPECT_EQ(image.out.find("unresolved"), std::string::npos) << image.out;
+
+  auto lacking = run(supervisor({"validate-policy", "--root", empty, policy}));
+  EXPECT_EQ(lacking.exit_code, 2) << lacking.out << lacking.err;
+  EXPECT_NE(lacking.err.find("no user 'viewagent' in " + empty + "/etc/passwd"), std::string::npos)
+      << lacking.err;
+
+  // A structural error fails with or without a root.
+  std::string broken = world.base + "/broken.yaml";
+  write_file(broken, "version: 1\nfilesystem_policy:\n  read_only: [relative]\n");
+  EXPECT_EQ(run(supervisor({"validate-policy", broken})).exit_code, 2);
+}
+
 // --- check ----------------------------------------------------------------------------------
 
 // best_effort lets the sandbox run without Landlock; `check` still exits
