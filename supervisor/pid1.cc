@@ -49,6 +49,13 @@ Pid1::Pid1(boost::asio::io_context& io, Sandbox& sandbox, std::chrono::seconds g
       signals_(io, SIGCHLD, SIGTERM, SIGINT),
       grace_timer_(io) {
   for (int signo : {SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) signals_.add(signo);
+  // main() blocked these before anything else; with the handlers in place a
+  // signal that arrived during start-up is delivered now and handled once
+  // the loop runs, instead of being dropped by the kernel.
+  sigset_t held;
+  sigemptyset(&held);
+  for (int signo : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&held, signo);
+  ::sigprocmask(SIG_UNBLOCK, &held, nullptr);
   // A write to a vanished peer must be an EPIPE, not the supervisor's death.
   std::signal(SIGPIPE, SIG_IGN);
   wait_signal();

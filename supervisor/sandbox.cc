@@ -229,6 +229,9 @@ void Sandbox::signal(uint64_t id, int signo, bool group) {
 }
 
 void Sandbox::signal_all(int signo) {
+  // A spawn still pending is signalled too: the init reads requests in
+  // order, so the signal reaches the process right after it starts.
+  for (const auto& [id, callbacks] : pending_) signal(id, signo, /*group=*/true);
   for (const auto& [id, callbacks] : running_) signal(id, signo, /*group=*/true);
 }
 

@@ -1,0 +1,161 @@
+// The supervisor's own hardening, observed from outside: standard
+// descriptors, the sandbox's death with the supervisor, signals sent during
+// start-up, the supervisor's capabilities and seccomp filter, and stdio
+// that the main process cannot share. Every test runs the real binary.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "harness.h"
+
+namespace openshell::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+// The sandbox's workdir: made by the test, not assumed on the machine.
+class Workdir : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    path = "/var/tmp/openshell-hardening-XXXXXX";
+    if (::mkdtemp(path.data()) == nullptr || ::chmod(path.c_str(), 0755) != 0) {
+      throw std::runtime_error("mkdtemp " + path);
+    }
+  }
+  void TearDown() override { remove_tree(path); }
+  std::string path;
+};
+Workdir* const workdir =
+    static_cast<Workdir*>(::testing::AddGlobalTestEnvironment(new Workdir));
+
+Options sh(const std::string& script, std::map<std::string, std::string> env = {}) {
+  env.try_emplace("OPENSHELL_WORKDIR", workdir->path);
+  return supervisor({"--", "/bin/sh", "-c", script}, std::move(env));
+}
+
+std::string link_of(const std::string& path) {
+  char buffer[4096];
+  ssize_t n = ::readlink(path.c_str(), buffer, sizeof buffer);
+  return n < 0 ? "" : std::string(buffer, static_cast<size_t>(n));
+}
+
+// A process that no longer runs: gone, or a zombie nobody reaped yet.
+bool ended(pid_t pid) {
+  std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+  if (stat.empty()) return true;
+  auto close = stat.rfind(')');
+  return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] == 'Z';
+}
+
+// One field of /proc/<pid>/status ("CapEff", "Seccomp", ...).
+std::string status_field(pid_t pid, const std::string& name) {
+  std::istringstream lines(read_file("/proc/" + std::to_string(pid) + "/status"));
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.starts_with(name + ":")) {
+      auto value = line.substr(name.size() + 1);
+      value.erase(0, value.find_first_not_of(" \t"));
+      return value;
+    }
+  }
+  return "<no " + name + ">";
+}
+
+// --- Standard descriptors --------------------------------------------------
+
+// Started with fd 0 closed, the supervisor's first open would be the control
+// socket to the sandbox init, which pipes mode then hands to the main
+// process as its stdin; /dev/null must take the place instead.
+TEST(StandardDescriptors, AClosedStdinIsDevNullNotTheControlSocket) {
+  auto options = sh("readlink /proc/self/fd/0");
+  options.before_exec = [] { return ::close(0) == 0; };
+  auto result = run(options);
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out, "/dev/null\n") << result.err;
+}
+
+// --- Parent death ----------------------------------------------------------
+
+// The supervisor is not PID 1 here, so its death does not end the sandbox
+// by PID-namespace teardown; the test also holds duplicates of every socket
+// of the supervisor, so the init does not see its control socket close.
+// Only the init's parent-death signal, re-armed after its credential
+// change, can end the sandbox.
+TEST(ParentDeath, KillingTheSupervisorEndsEveryProcessOfTheSandbox) {
+  auto options = sh("echo started; exec sleep 1000");
+  options.new_pid_namespace = false;
+  Running supervisor(options);
+  ASSERT_TRUE(supervisor.read_until("started", 20s)) << supervisor.out();
+
+  std::vector<pid_t> sandbox;
+  for (pid_t pid : descendants(supervisor.pid())) sandbox.push_back(pid);
+  ASSERT_GE(sandbox.size(), 2u) << "the sandbox init and the main process";
+
+  std::vector<int> held;
+  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, supervisor.pid(), 0));
+  ASSERT_GE(pidfd, 0) << std::strerror(errno);
+  for (const auto& entry :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(supervisor.pid()) + "/fd")) {
+    if (!link_of(entry.path()).starts_with("socket:")) continue;
+    int target = std::atoi(entry.path().filename().c_str());
+    int fd = static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd, target, 0));
+    if (fd >= 0) held.push_back(fd);
+  }
+  ::close(pidfd);
+  ASSERT_FALSE(held.empty()) << "no socket of the supervisor could be held";
+
+  supervisor.signal(SIGKILL);
+  supervisor.wait(10s);
+  std::this_thread::sleep_for(1s);
+  std::vector<pid_t> alive;
+  for (pid_t pid : sandbox) {
+    if (!ended(pid)) alive.push_back(pid);
+  }
+  for (pid_t pid : alive) ::kill(pid, SIGKILL);  // leave nothing behind
+  for (int fd : held) ::close(fd);
+  EXPECT_TRUE(alive.empty()) << alive.size() << " sandbox processes outlived the supervisor by 1 s";
+}
+
+// --- Signals during start-up -----------------------------------------------
+
+// PID 1 of a PID namespace drops a signal from outside when its disposition
+// is the default (pid_namespaces(7)); until the loop's handlers exist the
+// supervisor keeps SIGTERM blocked so it stays pending. The test sends the
+// signal as soon as the supervisor's image runs with SIGTERM blocked, long
+// before the sandbox is built and the handlers installed; a supervisor that
+// installs its handlers without ever having blocked SIGTERM fails here.
+TEST(Signals, ATermSentRightAfterExecIsHonoured) {
+  Running supervisor(sh("exec sleep 1000"));
+  std::string binary = std::filesystem::canonical(supervisor_binary());
+  std::string exe = "/proc/" + std::to_string(supervisor.pid()) + "/exe";
+  auto has_term = [](const std::string& mask) {
+    return !mask.empty() && (std::stoull(mask, nullptr, 16) >> (SIGTERM - 1)) & 1;
+  };
+  bool blocked = false, caught = false;
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!blocked && !caught && std::chrono::steady_clock::now() < deadline) {
+    if (link_of(exe) != binary) continue;
+    blocked = has_term(status_field(supervisor.pid(), "SigBlk"));
+    caught = has_term(status_field(supervisor.pid(), "SigCgt"));
+  }
+  ASSERT_TRUE(blocked) << (caught ? "the handlers were installed while SIGTERM was never blocked"
+                                  : "the supervisor never ran");
+  supervisor.signal(SIGTERM);
+  auto result = supervisor.wait(20s);
+  ASSERT_FALSE(result.timed_out) << "SIGTERM was lost: " << result.err;
+  EXPECT_EQ(result.exit_code, 128 + SIGTERM) << result.err;
+}
+
+}  // namespace
+}  // namespace openshell::test
