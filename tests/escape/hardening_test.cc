@@ -50,7 +50,7 @@ void must(bool ok, const std::string& what) {
 // A base directory under /var/tmp (the sandbox's /tmp is private), the
 // probe copied into it, a workdir owned by the sandbox uid and two policies.
 struct World {
-  std::string base, workdir, probe, policy, policy_root;
+  std::string base, workdir, probe, policy, policy_root, policy_keep;
 
   void create() {
     base = "/var/tmp/openshell-hardening-XXXXXX";
@@ -67,9 +67,11 @@ struct World {
     must(::chmod(probe.c_str(), 0755) == 0, "chmod " + probe);
     policy = write_policy("policy.yaml", false);
     policy_root = write_policy("policy-root.yaml", true);
+    policy_keep = write_policy("policy-keep.yaml", false,
+                               "capabilities: {unsafe_keep: [CAP_NET_BIND_SERVICE]}\n");
   }
 
-  std::string write_policy(const std::string& name, bool root) {
+  std::string write_policy(const std::string& name, bool root, const std::string& extra = "") {
     std::ostringstream text;
     text << "version: 1\n"
          << "filesystem_policy:\n"
@@ -80,7 +82,8 @@ struct World {
          << "network: {mode: pod}\n"
          << "process: {run_as_user: \"" << kSandboxUid << "\", run_as_group: \"" << kSandboxGid
          << "\"}\n"
-         << "user_namespace: {root_in_sandbox: " << (root ? "true" : "false") << "}\n";
+         << "user_namespace: {root_in_sandbox: " << (root ? "true" : "false") << "}\n"
+         << extra;
     std::string path = base + "/" + name;
     write_file(path, text.str(), 0644);
     return path;
@@ -102,7 +105,18 @@ const auto* const kWorld = ::testing::AddGlobalTestEnvironment(new WorldEnvironm
 
 struct Report {
   std::string result = "<no report>";
+  std::string detail;
   RunResult run;
+
+  // detail as KEY=VALUE words (the status attempt).
+  std::string field(const std::string& key) const {
+    std::istringstream words(detail);
+    std::string word;
+    while (words >> word) {
+      if (word.starts_with(key + "=")) return word.substr(key.size() + 1);
+    }
+    return "<no " + key + ">";
+  }
 };
 
 std::ostream& operator<<(std::ostream& out, const Report& r) {
@@ -119,6 +133,7 @@ Report parse(const std::string& attempt, RunResult run) {
     if (!line.starts_with(head)) continue;
     auto detail = line.find(" detail=");
     report.result = line.substr(head.size(), detail - head.size());
+    if (detail != std::string::npos) report.detail = line.substr(detail + 8);
   }
   return report;
 }
@@ -247,6 +262,25 @@ TEST_F(Hardening, ASiblingsDescriptorsCannotBeTaken) {
 TEST_F(Hardening, MemoryAdviceOnASiblingIsDenied) {
   EXPECT_TRUE(Reports(probe("process_madvise_sibling"), "errno EPERM"));
   EXPECT_TRUE(Reports(unsandboxed("process_madvise_sibling"), "errno EINVAL")) << "control";
+}
+
+// --- capabilities.unsafe_keep -------------------------------------------------
+
+// The probe is an ordinary binary exec'd by a non-root uid: a kept
+// capability reaches it only through the ambient set (capabilities(7)).
+TEST_F(Hardening, KeptCapabilitiesSurviveExecve) {
+  constexpr const char* kNetBindService = "0000000000000400";  // bit 10
+  auto report = probe("status", {}, world.policy_keep);
+  ASSERT_TRUE(Reports(report, "ok"));
+  EXPECT_EQ(report.field("CapAmb"), kNetBindService) << report;
+  EXPECT_EQ(report.field("CapEff"), kNetBindService) << report;
+  EXPECT_EQ(report.field("CapPrm"), kNetBindService) << report;
+  EXPECT_EQ(report.field("CapBnd"), kNetBindService) << report;
+  // Without the key nothing is kept.
+  auto plain = probe("status");
+  ASSERT_TRUE(Reports(plain, "ok"));
+  EXPECT_EQ(plain.field("CapAmb"), "0000000000000000") << plain;
+  EXPECT_EQ(plain.field("CapEff"), "0000000000000000") << plain;
 }
 
 }  // namespace
