@@ -15,6 +15,7 @@
 #include "sandbox-policy/environment.h"
 #include "sandbox.h"
 #include "sandbox_plan.h"
+#include "self_restrict.h"
 #include "session_launcher.h"
 #include "startup_error.h"
 #include "userns.h"
@@ -144,6 +145,13 @@ int run_supervisor(const Config& config) {
         die_at(stage_of_spawn_failure(error), "main process " + command + ": " + error.message());
       },
       [&](int status) { pid1.main_exited(status); });
+
+  // Start-up is over: the sandbox, listeners and sockets exist. From here
+  // the supervisor keeps only what it still needs (self_restrict.h).
+  if (auto restricted = restrict_supervisor_after_startup(loaded->plan); !restricted) {
+    (*sandbox)->kill();
+    die_at(Stage::event_loop, restricted.error().message());
+  }
 
   io.run();
   // Sessions end while the sandbox and the main process they refer to

@@ -13,6 +13,7 @@
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -155,6 +156,58 @@ TEST(Signals, ATermSentRightAfterExecIsHonoured) {
   auto result = supervisor.wait(20s);
   ASSERT_FALSE(result.timed_out) << "SIGTERM was lost: " << result.err;
   EXPECT_EQ(result.exit_code, 128 + SIGTERM) << result.err;
+}
+
+// --- The supervisor restricts itself -----------------------------------------
+
+// Waits until the supervisor has installed its own filter, then reads what
+// it kept (proc(5): CapEff, CapBnd, NoNewPrivs, Seccomp of the supervisor,
+// from outside).
+void expect_restricted(const std::map<std::string, std::string>& env, const std::string& caps) {
+  Running supervisor(sh("echo started; exec sleep 1000", env));
+  ASSERT_TRUE(supervisor.read_until("started", 20s)) << supervisor.out();
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (status_field(supervisor.pid(), "Seccomp") != "2" &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(status_field(supervisor.pid(), "Seccomp"), "2") << "no seccomp filter";
+  EXPECT_EQ(status_field(supervisor.pid(), "NoNewPrivs"), "1");
+  EXPECT_EQ(status_field(supervisor.pid(), "CapEff"), caps);
+  EXPECT_EQ(status_field(supervisor.pid(), "CapPrm"), caps);
+  EXPECT_EQ(status_field(supervisor.pid(), "CapBnd"), caps);
+  EXPECT_EQ(status_field(supervisor.pid(), "CapInh"), "0000000000000000");
+  EXPECT_EQ(status_field(supervisor.pid(), "CapAmb"), "0000000000000000");
+  supervisor.signal(SIGTERM);
+  auto result = supervisor.wait(20s);
+  EXPECT_EQ(result.exit_code, 128 + SIGTERM) << "still serves its PID-1 duties: " << result.err;
+  EXPECT_NE(result.err.find("\"message\":\"supervisor restricted\""), std::string::npos)
+      << "the start-up log says so: " << result.err;
+}
+
+// CAP_DAC_READ_SEARCH (bit 2), CAP_KILL (5), CAP_NET_BIND_SERVICE (10).
+TEST(SelfRestriction, WithThePodsNetworkTheSupervisorKeepsThreeCapabilitiesAndAFilter) {
+  expect_restricted({{"OPENSHELL_LOG_LEVEL", "info"}}, "0000000000000424");
+}
+
+// A network namespace of its own adds CAP_SYS_ADMIN (21) for setns there.
+TEST(SelfRestriction, WithASeparateNetworkTheSupervisorAlsoKeepsSysAdmin) {
+  std::string policy = workdir->path + "/policy-none.yaml";
+  write_file(policy,
+             "version: 1\n"
+             "filesystem_policy: {include_workdir: true, read_only: [/usr, /etc, /bin, /lib, "
+             "/lib64, /proc], read_write: [/tmp, /dev/null]}\n"
+             "network: {mode: none}\n");
+  expect_restricted({{"OPENSHELL_LOG_LEVEL", "info"}, {"OPENSHELL_POLICY_FILE", policy}},
+                    "0000000000200424");
+}
+
+TEST(SelfRestriction, CheckReportsIt) {
+  auto result = run(supervisor({"check"}, {{"OPENSHELL_WORKDIR", workdir->path}}));
+  EXPECT_NE(result.out.find("supervisor     enforced after start-up (keeps "
+                            "cap_kill,cap_dac_read_search,cap_net_bind_service; seccomp filter"),
+            std::string::npos)
+      << result.out << result.err;
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 
 #include "bpf_interpreter.h"
 #include "sandbox-policy/seccomp_filter.h"
+#include "sandbox-policy/supervisor_restriction.h"
 
 namespace openshell::policy {
 namespace {
@@ -242,6 +243,38 @@ TEST(SeccompPolicy, ExtraDenialsAndUnsafeAllow) {
   EXPECT_EQ(run(SYS_memfd_create), kAllow);
   EXPECT_EQ(run(SYS_ptrace), kAllow);
   EXPECT_EQ(run(SYS_bpf), kEperm);  // the rest of the list stays
+}
+
+// The supervisor's own filter (supervisor_restriction.cc).
+TEST(SupervisorFilter, DeniesWhatStartUpAloneNeededAndSetnsOnlyIntoANetworkNamespace) {
+  for (bool separate : {false, true}) {
+    auto r = build_supervisor_restriction(separate);
+    ASSERT_TRUE(r.has_value()) << r.error().to_string();
+    auto run = [&](int nr, std::vector<uint64_t> args = {}) {
+      return run_seccomp_bpf(r->seccomp.program, make_seccomp_data(AUDIT_ARCH_X86_64, nr, args));
+    };
+    for (int nr : {SYS_mount, SYS_umount2, SYS_fsopen, SYS_open_tree, SYS_move_mount, SYS_bpf,
+                   SYS_perf_event_open, SYS_userfaultfd, SYS_kexec_load, SYS_init_module,
+                   SYS_finit_module, SYS_ptrace, SYS_process_vm_readv, SYS_unshare, SYS_pivot_root,
+                   SYS_open_by_handle_at}) {
+      EXPECT_EQ(run(nr), kEperm) << nr;
+    }
+    EXPECT_EQ(run(SYS_clone, {CLONE_NEWUSER | SIGCHLD}), kEperm);
+    EXPECT_EQ(run(SYS_clone, {CLONE_VM | CLONE_THREAD | CLONE_SIGHAND}), kAllow);
+    EXPECT_EQ(run(SYS_setns, {3, 0}), kEperm);
+    EXPECT_EQ(run(SYS_setns, {3, CLONE_NEWNS}), kEperm);
+    EXPECT_EQ(run(SYS_setns, {3, CLONE_NEWUSER}), kEperm);
+    EXPECT_EQ(run(SYS_setns, {3, CLONE_NEWNET}), separate ? kAllow : kEperm);
+    for (int nr : {SYS_read, SYS_sendmsg, SYS_accept4, SYS_kill, SYS_wait4, SYS_openat}) {
+      EXPECT_EQ(run(nr), kAllow) << nr;
+    }
+    EXPECT_EQ(run_seccomp_bpf(r->seccomp.program, make_seccomp_data(AUDIT_ARCH_I386, 20, {})),
+              kKillProcess);
+    bool sys_admin = (r->keep_mask >> 21) & 1;
+    EXPECT_EQ(sys_admin, separate);
+    EXPECT_EQ(r->keep_mask & ~(1ull << 21), (1ull << 2) | (1ull << 5) | (1ull << 10));
+    for (const auto& k : r->kept) EXPECT_FALSE(k.why.empty()) << k.cap;
+  }
 }
 
 TEST(SeccompPolicy, UnsafeAllowOfPersonalityDropsItsCheck) {
