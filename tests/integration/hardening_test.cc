@@ -3,6 +3,8 @@
 // start-up, the supervisor's capabilities and seccomp filter, and stdio
 // that the main process cannot share. Every test runs the real binary.
 #include <fcntl.h>
+#include <poll.h>
+#include <termios.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -208,6 +210,97 @@ TEST(SelfRestriction, CheckReportsIt) {
                             "cap_kill,cap_dac_read_search,cap_net_bind_service; seccomp filter"),
             std::string::npos)
       << result.out << result.err;
+}
+
+// --- Stdio in pipes mode ------------------------------------------------------
+
+int fd_flags(pid_t pid, int fd) {
+  std::istringstream lines(read_file("/proc/" + std::to_string(pid) + "/fdinfo/" +
+                                     std::to_string(fd)));
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.starts_with("flags:")) return static_cast<int>(std::stol(line.substr(6), nullptr, 8));
+  }
+  return -1;
+}
+
+// The main process sets O_NONBLOCK on its stdout and stderr. Had it the
+// supervisor's open file descriptions, the flag would be the supervisor's
+// too (fcntl(2): file status flags belong to the description), and its
+// own writes would fail with EAGAIN when the reader is slow.
+TEST(Stdio, TheMainProcessCannotMakeTheSupervisorsOutputNonBlocking) {
+  Running supervisor(sh("python3 -c 'import fcntl, os\n"
+                        "for fd in (1, 2):\n"
+                        "    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | "
+                        "os.O_NONBLOCK)\n"
+                        "print(\"nonblocking\", flush=True)' && exec sleep 1000"));
+  ASSERT_TRUE(supervisor.read_until("nonblocking", 20s)) << supervisor.out();
+  for (int fd : {1, 2}) {
+    int flags = fd_flags(supervisor.pid(), fd);
+    ASSERT_GE(flags, 0);
+    EXPECT_EQ(flags & O_NONBLOCK, 0) << "the supervisor's fd " << fd << " became non-blocking";
+  }
+  supervisor.signal(SIGTERM);
+  supervisor.wait(20s);
+}
+
+// Through the relay, output arrives unchanged, every byte, in order.
+TEST(Stdio, PipesModeRelaysLargeOutputByteForByte) {
+  std::string expected;
+  for (int i = 1; i <= 200000; ++i) expected += std::to_string(i) + "\n";
+  auto result = run(sh("seq 1 200000; printf 'e\\001\\377' >&2"));
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out.size(), expected.size());
+  EXPECT_TRUE(result.out == expected) << "stdout differs";
+  EXPECT_EQ(result.err, std::string("e\001\377"));
+}
+
+// --- TTY mode leaves the caller's terminal as found ---------------------------
+
+// The caller's terminal is a pty here; the supervisor gets the test's own
+// open file description of its slave as stdin and stdout, so whatever
+// flags or modes it leaves behind the test sees.
+TEST(Stdio, TtyModeLeavesTheCallersTerminalAsFound) {
+  int master = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  ASSERT_GE(master, 0);
+  ASSERT_EQ(::grantpt(master), 0);
+  ASSERT_EQ(::unlockpt(master), 0);
+  int slave = ::open(::ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+  ASSERT_GE(slave, 0);
+  termios before{};
+  ASSERT_EQ(::tcgetattr(slave, &before), 0);
+  int flags_before = ::fcntl(slave, F_GETFL);
+
+  auto options = sh("", {{"OPENSHELL_MAIN_PROCESS_SPEC",
+                          R"({"version":1,"command":["/bin/sh","-c","sleep 0.3; echo done"],)"
+                          R"("tty":true})"}});
+  options.argv.resize(1);  // the spec, not a trailing command
+  options.before_exec = [slave] { return ::dup2(slave, 0) == 0 && ::dup2(slave, 1) == 1; };
+  Running supervisor(options);
+  // Keep the terminal's output flowing while the supervisor runs.
+  std::string seen;
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (seen.find("done") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{master, POLLIN, 0};
+    if (::poll(&p, 1, 100) > 0) {
+      char buffer[4096];
+      ssize_t n = ::read(master, buffer, sizeof buffer);
+      if (n > 0) seen.append(buffer, static_cast<size_t>(n));
+    }
+  }
+  auto result = supervisor.wait(20s);
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(seen.find("done"), std::string::npos) << seen;
+
+  int flags_after = ::fcntl(slave, F_GETFL);
+  EXPECT_EQ(flags_after & O_NONBLOCK, flags_before & O_NONBLOCK) << "left O_NONBLOCK";
+  termios after{};
+  ASSERT_EQ(::tcgetattr(slave, &after), 0);
+  EXPECT_EQ(after.c_lflag, before.c_lflag) << "terminal modes not restored";
+  EXPECT_EQ(after.c_iflag, before.c_iflag);
+  EXPECT_EQ(after.c_oflag, before.c_oflag);
+  ::close(slave);
+  ::close(master);
 }
 
 }  // namespace
