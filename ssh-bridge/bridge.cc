@@ -2,6 +2,7 @@
 
 #include <libssh/callbacks.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
@@ -47,6 +48,10 @@ void Bridge::Impl::accept_later(void (Impl::*again)()) {
 }
 
 void ServerContext::admit(int fd, std::string peer) {
+  if (shutting_down) {
+    ::close(fd);
+    return;
+  }
   // Admission: at most max_unauthenticated connections wait to authenticate.
   // A newcomer displaces the oldest one that has not even finished key
   // exchange (else the oldest), so idle floods cost them, not the gateway.
@@ -232,16 +237,39 @@ void Bridge::Impl::accept_unix() {
       });
 }
 
-void Bridge::stop() {
-  if (impl_->stopped) return;
-  impl_->stopped = true;
+void Bridge::begin_shutdown() {
+  if (impl_->context.shutting_down) return;
+  impl_->context.shutting_down = true;
   boost::system::error_code ignored;
   if (impl_->tcp) impl_->tcp->close(ignored);
   if (impl_->local) impl_->local->close(ignored);
-  // Synchronously: the caller may stop the loop right after, and every
-  // session's processes must have had their SIGHUP by then.
+  log::info("ssh bridge: no new connections or sessions (shutting down)",
+            {{"connections", static_cast<unsigned long long>(impl_->context.connections.size())}});
+}
+
+void Bridge::stop(std::chrono::milliseconds flush) {
+  if (impl_->stopped) return;
+  impl_->stopped = true;
+  impl_->context.shutting_down = true;
+  boost::system::error_code ignored;
+  if (impl_->tcp) impl_->tcp->close(ignored);
+  if (impl_->local) impl_->local->close(ignored);
   std::vector<std::shared_ptr<Connection>> connections;
   for (auto& [id, connection] : impl_->context.connections) connections.push_back(connection);
+  // The loop has stopped: what the sessions queued last (output,
+  // exit-status, channel close) is still in libssh's buffers. Write it
+  // out, bounded in all by `flush` (ssh_blocking_flush polls the socket).
+  auto deadline = std::chrono::steady_clock::now() + flush;
+  for (auto& connection : connections) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    if (connection->authenticated() && connection->session() != nullptr) {
+      ssh_blocking_flush(connection->session(), static_cast<int>(left.count()));
+    }
+  }
+  // Synchronously: the caller may stop the loop right after, and every
+  // session's processes must have had their SIGHUP by then.
   for (auto& connection : connections) {
     connection->close("server stopping");
     connection->teardown();

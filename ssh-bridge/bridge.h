@@ -63,9 +63,16 @@ class Bridge {
 
   // Binds the listeners and starts accepting on the io_context.
   Result<void> start();
+  // The supervisor is shutting down: closes the listeners and starts no
+  // new process; sessions already running go on until their process ends
+  // or stop() (their processes have had the shutdown signal).
+  void begin_shutdown();
+
   // Closes the listeners and every connection (their processes get SIGHUP),
-  // synchronously; afterwards the Bridge calls no service again.
-  void stop();
+  // synchronously; afterwards the Bridge calls no service again. What
+  // libssh still holds for a client (the last output, exit-status, close)
+  // is written first, for at most `flush` in all.
+  void stop(std::chrono::milliseconds flush = std::chrono::milliseconds(0));
 
   // Where it listens: "127.0.0.1:2222", "[::1]:2222", "unix:/run/x.sock".
   std::vector<std::string> listening() const;

@@ -32,6 +32,8 @@ struct ServerContext {
   std::list<std::uint64_t> unauthenticated;
   std::size_t authenticated = 0;
   std::uint64_t next_id = 1;
+  // The supervisor is shutting down: no new connection, no new process.
+  bool shutting_down = false;
 
   void admit(int fd, std::string peer);
   void authenticated_now(std::uint64_t id);

@@ -135,6 +135,7 @@ int run_supervisor(const Config& config) {
     connector.emplace(io, sandbox_network(loaded->plan, **sandbox));
     bridge = create_bridge(io, config, {&*launcher, &main, &*connector});
     if (auto started = bridge->start(); !started) die_at(Stage::ssh, started.error().message());
+    pid1.on_shutdown([&bridge] { bridge->begin_shutdown(); });
   }
   auto launch = main_launch(config, loaded->plan);
   std::string command = launch.argv.front();
@@ -156,7 +157,9 @@ int run_supervisor(const Config& config) {
   io.run();
   // Sessions end while the sandbox and the main process they refer to
   // still exist (the bridge was created before them).
-  if (bridge) bridge->stop();
+  // Within what is left of the grace period (at least a moment when the
+  // main process ended on its own), libssh's last queued output is written.
+  if (bridge) bridge->stop(std::max(pid1.grace_left(), std::chrono::milliseconds(500)));
   return pid1.exit_code();
 }
 
