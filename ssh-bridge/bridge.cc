@@ -10,6 +10,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <map>
+
 #include "connection.h"
 #include "listen_address.h"
 #include "log.h"
@@ -47,30 +49,76 @@ void Bridge::Impl::accept_later(void (Impl::*again)()) {
       });
 }
 
+namespace {
+
+// "127.0.0.2:50122" -> "127.0.0.2", "[::1]:50122" -> "[::1]", "unix" -> "unix".
+std::string source_of(const std::string& peer) {
+  auto colon = peer.rfind(':');
+  if (colon == std::string::npos || peer.ends_with(']')) return peer;
+  return peer.substr(0, colon);
+}
+
+}  // namespace
+
+void ServerContext::drop(std::list<std::uint64_t>::iterator victim, std::string_view why) {
+  auto id = *victim;
+  unauthenticated.erase(victim);
+  auto c = connections.find(id);
+  if (c != connections.end()) {
+    audit(c->second->who(), "connection_dropped", why);
+    c->second->close("dropped: " + std::string(why));
+  }
+}
+
 void ServerContext::admit(int fd, std::string peer) {
   if (shutting_down) {
     ::close(fd);
     return;
   }
-  // Admission: at most max_unauthenticated connections wait to authenticate.
-  // A newcomer displaces the oldest one that has not even finished key
-  // exchange (else the oldest), so idle floods cost them, not the gateway.
-  while (!unauthenticated.empty() && unauthenticated.size() >= config.max_unauthenticated) {
-    auto victim = unauthenticated.begin();
+  // Admission of connections that have not authenticated yet, per source
+  // address first, then in all. The victim within a source is its oldest
+  // connection that has not finished key exchange, else its oldest: idle
+  // floods cost the flooder, and a source's flood never costs another
+  // source its way in.
+  std::string source = source_of(peer);
+  auto oldest_of = [&](const std::string& from) {
+    auto victim = unauthenticated.end();
     for (auto it = unauthenticated.begin(); it != unauthenticated.end(); ++it) {
       auto c = connections.find(*it);
-      if (c != connections.end() && !c->second->key_exchange_done()) {
-        victim = it;
-        break;
-      }
+      if (c == connections.end() || source_of(c->second->who().peer) != from) continue;
+      if (victim == unauthenticated.end()) victim = it;
+      if (!c->second->key_exchange_done()) return it;
     }
-    auto id = *victim;
-    unauthenticated.erase(victim);
+    return victim;
+  };
+  std::map<std::string, std::size_t> per_source;
+  for (auto id : unauthenticated) {
     auto c = connections.find(id);
-    if (c != connections.end()) {
-      audit(c->second->who(), "connection_dropped", "unauthenticated connection limit");
-      c->second->close("dropped: unauthenticated connection limit");
+    if (c != connections.end()) ++per_source[source_of(c->second->who().peer)];
+  }
+  while (per_source[source] >= config.max_unauthenticated_per_source) {
+    auto victim = oldest_of(source);
+    if (victim == unauthenticated.end()) break;
+    drop(victim, "unauthenticated connection limit per source");
+    --per_source[source];
+  }
+  while (unauthenticated.size() >= config.max_unauthenticated) {
+    // The source holding the most; never one holding a single connection.
+    std::string heaviest;
+    std::size_t most = 0;
+    for (const auto& [from, count] : per_source) {
+      if (count > most) most = count, heaviest = from;
     }
+    if (most < 2 || heaviest == source) {
+      audit({0, peer, "", "", config.sandbox_id}, "connection_refused",
+            "unauthenticated connection limit");
+      ::close(fd);
+      return;
+    }
+    auto victim = oldest_of(heaviest);
+    if (victim == unauthenticated.end()) break;
+    drop(victim, "unauthenticated connection limit");
+    --per_source[heaviest];
   }
   std::uint64_t id = next_id++;
   auto connection = std::make_shared<Connection>(*this, id, fd, std::move(peer));
