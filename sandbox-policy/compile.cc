@@ -18,6 +18,20 @@
 
 namespace openshell::policy {
 
+namespace {
+
+bool home_in_view(const FsTree& tree, const std::string& home) {
+  bool granted = false;
+  for (const FsNode& node : tree.nodes) {
+    if (!path_is_within(home, node.path)) continue;
+    if (node.access == FsAccess::kMasked) return false;
+    if (node.source == FsSource::kBind || node.source == FsSource::kTmpfs) granted = true;
+  }
+  return granted;
+}
+
+}  // namespace
+
 PolicyResult<SandboxPlan> compile(const Policy& policy, const CompileInputs& inputs) {
   SandboxPlan plan;
 
@@ -43,6 +57,14 @@ PolicyResult<SandboxPlan> compile(const Policy& policy, const CompileInputs& inp
   auto tree = build_fs_tree(policy, inputs, plan.notes);
   if (!tree) return std::unexpected(tree.error());
   plan.fs_tree = std::move(*tree);
+  // HOME is the user's home when the view holds it, else the workdir:
+  // shells and agents write there (~/.profile, ~/.claude), and a home
+  // the policy does not grant does not exist in the sandbox.
+  if (!home_in_view(plan.fs_tree, plan.identity.home) && plan.identity.home != plan.workdir) {
+    plan.notes.push_back("identity: home '" + plan.identity.home +
+                         "' is not granted by the policy; HOME is the workdir " + plan.workdir);
+    plan.identity.home = plan.workdir;
+  }
   plan.mount_plan = build_mount_plan(plan.fs_tree);
   // Landlock refuses directory rights on a rule for a file (EINVAL), so
   // files known from the probe get file rights only.
@@ -64,6 +86,7 @@ PolicyResult<SandboxPlan> compile(const Policy& policy, const CompileInputs& inp
   plan.keep_capabilities = capability_mask(policy.unsafe_keep_caps);
   plan.rlimits = build_rlimit_plan(policy);
   plan.network_mode = policy.network_mode;
+  plan.network_policies = policy.network_policies;
   plan.environment = build_base_environment(plan.identity, policy, inputs.user_environment);
   plan.unenforced = unenforced_features(policy);
   return plan;

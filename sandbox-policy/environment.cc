@@ -38,7 +38,28 @@ std::map<std::string, std::string> build_base_environment(
       env[k] = v;
     }
   }
+  // Network mode proxy: the way out is the supervisor's proxy inside the
+  // sandbox's network; these win over the user environment, which could
+  // otherwise only point clients at addresses that do not exist here.
+  if (policy.network_mode == NetworkMode::kProxy) {
+    for (const auto& [k, v] : proxy_environment()) env[k] = v;
+  }
   return env;
+}
+
+std::vector<std::pair<std::string, std::string>> proxy_environment() {
+  const std::string proxy = "http://127.0.0.1:3128";
+  const std::string loopback = "127.0.0.1,localhost,::1";
+  return {
+      {"HTTP_PROXY", proxy},  {"HTTPS_PROXY", proxy}, {"ALL_PROXY", proxy},
+      {"http_proxy", proxy},  {"https_proxy", proxy}, {"all_proxy", proxy},
+      // gRPC C-core reads grpc_proxy and accepts only an http:// URL.
+      {"grpc_proxy", proxy},  {"GRPC_PROXY", proxy},
+      {"NO_PROXY", loopback}, {"no_proxy", loopback},
+      // Node's fetch (undici) ignores the variables above without this
+      // (Node >= 22.14; OpenShell PR #269).
+      {"NODE_USE_ENV_PROXY", "1"},
+  };
 }
 
 bool is_session_env_allowed(const std::string& key) {

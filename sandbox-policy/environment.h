@@ -16,11 +16,16 @@ inline constexpr const char* kDefaultPath =
     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 // HOME, USER, LOGNAME, SHELL, PATH, then the policy's `environment`, then
-// OPENSHELL_USER_ENVIRONMENT (`user_environment`). Keys starting with
-// OPENSHELL_ are dropped from both maps; later sources win.
+// OPENSHELL_USER_ENVIRONMENT (`user_environment`), then in network mode
+// proxy proxy_environment(). Keys starting with OPENSHELL_ are dropped from
+// both maps; later sources win.
 std::map<std::string, std::string> build_base_environment(
     const Identity& identity, const Policy& policy,
     const std::map<std::string, std::string>& user_environment);
+
+// The variables that send proxy-aware clients (curl, git, pip, Python,
+// Node, gRPC) to the egress proxy on 127.0.0.1:3128, loopback excepted.
+std::vector<std::pair<std::string, std::string>> proxy_environment();
 
 // Whether an SSH `env` request may set `key`: a valid name, not OPENSHELL_*,
 // not LD_* (the loader's variables change what code runs).

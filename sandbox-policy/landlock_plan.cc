@@ -74,7 +74,14 @@ LandlockPlan build_landlock_plan(const FsTree& tree, bool hard_requirement,
   // flags", ABI 6).
   plan.scoped = kLandlockScopeAbstractUnixSocket | kLandlockScopeSignal;
   plan.hard_requirement = hard_requirement;
+  // The view's root is an empty tmpfs holding only what the tree names:
+  // listing it (and the directories made to reach a grant) shows nothing
+  // the policy does not already grant. A tree node for "/" replaces this.
+  bool root_node = !tree.nodes.empty() && tree.nodes.front().path == "/";
+  if (!root_node) plan.rules.push_back({"/", kLandlockFsReadDir, "empty root"});
   for (const FsNode& node : tree.nodes) {
+    // A link in the view is followed to its target, which has its own rule.
+    if (node.source == FsSource::kSymlink) continue;
     uint64_t access = 0;
     switch (node.access) {
       case FsAccess::kReadOnly:
@@ -86,7 +93,8 @@ LandlockPlan build_landlock_plan(const FsTree& tree, bool hard_requirement,
       case FsAccess::kMasked:
         continue;  // no rule: denied beneath, whatever a parent grants is empty tmpfs
     }
-    if (std::find(file_paths.begin(), file_paths.end(), node.path) != file_paths.end()) {
+    if (node.file ||
+        std::find(file_paths.begin(), file_paths.end(), node.path) != file_paths.end()) {
       access &= kLandlockFileAccess;
     }
     plan.rules.push_back({node.path, access, node.origin});

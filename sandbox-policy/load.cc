@@ -183,7 +183,11 @@ PolicyResult<void> Walker::fill_field(const YAML::Node& node, pb::Message& msg,
     return {};
   }
   if (field->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
-    return fill_message(node, *refl->MutableMessage(&msg, field), path, depth);
+    pb::Message* sub = refl->MutableMessage(&msg, field);
+    if (field->message_type() == pb::Value::descriptor()) {
+      return fill_value(node, static_cast<pb::Value&>(*sub), path, depth);
+    }
+    return fill_message(node, *sub, path, depth);
   }
   return set_scalar(node, msg, field, false, path);
 }

@@ -2,6 +2,18 @@
 
 namespace openshell::policy {
 
+std::string_view to_string(NetworkMode mode) {
+  switch (mode) {
+    case NetworkMode::kPod:
+      return "pod";
+    case NetworkMode::kNone:
+      return "none";
+    case NetworkMode::kProxy:
+      return "proxy";
+  }
+  return "proxy";
+}
+
 Policy default_policy(const std::string& workdir) {
   Policy p;
   // OpenShell's default filesystem policy (DESIGN.md §5). /bin, /sbin and
@@ -15,6 +27,9 @@ Policy default_policy(const std::string& workdir) {
   if (!workdir.empty() && workdir != "/tmp") p.filesystem.read_write.push_back(workdir);
   p.filesystem.include_workdir = true;
   p.landlock = LandlockCompatibility::kBestEffort;
+  // OpenShell's only mode: an own network namespace, egress through the
+  // policy proxy; with no network_policies nothing leaves.
+  p.network_mode = NetworkMode::kProxy;
   return p;
 }
 

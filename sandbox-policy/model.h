@@ -6,24 +6,33 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace openshell::policy {
 
 enum class LandlockCompatibility { kBestEffort, kHardRequirement };
-enum class NetworkMode { kPod, kNone };
+// pod: the pod's network, egress NOT enforced. none: loopback only.
+// proxy (default): loopback only, egress through the supervisor's proxy
+// under network_policies.
+enum class NetworkMode { kPod, kNone, kProxy };
+std::string_view to_string(NetworkMode mode);  // "pod", "none", "proxy"
 
-// One OpenShell egress endpoint, carried as data (egress control is not
-// enforced by this build; see report.h).
+// One OpenShell egress endpoint (DESIGN.md §6 "Egress"; decided by
+// network_decision.h).
 struct NetworkEndpoint {
-  std::string host;
-  std::vector<uint32_t> ports;  // `port` and `ports` merged, each 1-65535
-  std::string protocol;         // empty: L4 only
+  std::string host;             // lower case, no trailing dot; empty: hostless (allowed_ips)
+  std::vector<uint32_t> ports;  // effective ports: `ports` if set, else `port`; each 1-65535
+  std::string protocol;         // empty or "tcp": L4 only; else an L7 protocol
   std::string tls;
-  std::string enforcement;
-  std::string access;
-  size_t l7_rule_count = 0;  // number of entries under `rules`
-  std::vector<std::string> allowed_ips;
+  std::string enforcement;  // "enforce", "audit" or empty (audit)
+  std::string access;       // L7 preset: read-only, read-write, full
+  size_t l7_rule_count = 0;    // number of entries under `rules`
+  size_t deny_rule_count = 0;  // number of entries under `deny_rules`
+  bool l7_rules_allow_all = false;  // some rule is {allow: {method: "*", path: "**"}}
+  std::string path;            // L7 path scope
+  std::vector<std::string> credential_options;  // L7/credential keys set (not built), for the report
+  std::vector<std::string> allowed_ips;         // as written; valid CIDRs or addresses
 
   bool operator==(const NetworkEndpoint&) const = default;
 };
@@ -81,7 +90,7 @@ struct Policy {
 
   std::vector<Rlimit> limits;  // only the ones the policy sets; never RLIMIT_CORE
 
-  NetworkMode network_mode = NetworkMode::kPod;
+  NetworkMode network_mode = NetworkMode::kProxy;
 
   std::map<std::string, std::string> environment;
 

@@ -36,6 +36,24 @@ struct Cidr {
   unsigned prefix = 0;
 };
 std::optional<Cidr> parse_cidr(std::string_view text);  // "10.0.0.0/8" or a single address
+// True if `address` lies in `cidr`; an IPv4 CIDR also contains the
+// v4-mapped IPv6 spelling of its addresses.
+bool cidr_contains(const Cidr& cidr, const IpAddress& address);
+
+// The IPv4 address inside a v4-mapped (::ffff:0:0/96) or NAT64
+// (64:ff9b::/96) IPv6 address; an IPv4 address itself; else nullopt.
+std::optional<IpAddress> embedded_v4(const IpAddress& address);
+
+enum class AddressClass {
+  kPublic,
+  // 0.0.0.0/8, 127/8, 169.254/16, 224/4 multicast, 255.255.255.255; ::,
+  // ::1, ::/96, fe80::/10, ff00::/8; and the v4-mapped/NAT64 forms.
+  kAlwaysBlocked,
+  // RFC 1918, 100.64/10, 192.0.0/24, TEST-NETs, 198.18/15, 240/4;
+  // fc00::/7, fec0::/10, 2001:db8::/32, 100::/64.
+  kInternal,
+};
+AddressClass classify(const IpAddress& address);
 
 // Who is calling: the executable of the process that owns the socket, then
 // its ancestors' up to (not including) the sandbox init; at most 64.
@@ -45,16 +63,24 @@ struct Caller {
 
 // What the matching rules permit about the addresses a host resolves to.
 struct AddressGrant {
-  bool private_allowed = false;    // some matching endpoint names this exact host
-  std::vector<Cidr> allowed_ips;   // union of the matching endpoints' allowed_ips
+  bool private_allowed = false;   // some matching endpoint names this exact host
+  std::vector<Cidr> allowed_ips;  // union of the matching endpoints' allowed_ips
+  // Every matching endpoint has allowed_ips: an address must lie in one of
+  // them, public or not (OpenShell: allowed_ips replace the public-only
+  // check by an allow-list).
+  bool allowed_ips_only = false;
 };
 
 struct Decision {
   bool allow = false;
   std::string rule_key;  // the smallest matching rule key; empty when denied
-  // For a deny, why: "no rule has endpoint host:port", or "endpoint host:port
-  // matched rule K but binary /usr/bin/x (ancestors: ...) is not one of its
-  // binaries", or "endpoint requires L7 enforcement, not available".
+  // For a deny, why (also the `reason` of the 403 body):
+  //   "endpoint H:P is not allowed by any policy"
+  //   "endpoint H:P matched policy 'k' but binary '/usr/bin/x' (ancestors:
+  //    [/bin/sh, ...]) is not one of its binaries"
+  //   "endpoint H:P in policy 'k' requires L7 enforcement, not available"
+  //   "network connections not allowed by policy (no network_policies)"
+  //   "invalid host '...'"
   std::string reason;
   AddressGrant grant;
 };
@@ -65,8 +91,30 @@ enum class AddressVerdict {
   kAlwaysBlocked,      // loopback, link-local, unspecified (and v4-mapped forms)
   kPrivateNotGranted,  // RFC 1918, 100.64/10, fc00::/7 ... without an exact host or allowed_ips
   kControlPlanePort,   // 2379, 2380, 6443, 10250, 10255 on a private address
+  kNotInAllowedIps,    // grant.allowed_ips_only and no CIDR contains it
 };
 std::string_view to_string(AddressVerdict verdict);
+
+// How this build enforces an endpoint. Only L4 (host, port, binary,
+// address) is built; L7 needs TLS interception.
+enum class EndpointLayer {
+  kL4,            // no protocol, or protocol tcp
+  kL7FullAccess,  // L7 protocol whose rules allow every request: L4 is all there is to check
+  kL7Audit,       // L7 protocol, enforcement audit: L7 would only log, enforced at L4
+  kL7Required,    // L7 protocol, enforcement enforce, narrower rules: DENIED
+};
+EndpointLayer classify_endpoint(const NetworkEndpoint& endpoint);
+std::string_view to_string(EndpointLayer layer);
+
+// Load-time check of a policy host pattern (OpenShell's rules); the
+// pattern is lower case without a trailing dot. nullopt: valid.
+std::optional<std::string> host_pattern_error(std::string_view pattern);
+
+// A request host lower-cased with one trailing dot dropped; an IP literal
+// in its canonical spelling. nullopt: neither a valid DNS name nor an IP
+// literal (empty labels, characters outside letters, digits, '-' and '_',
+// a numeric last label that is no IP literal, over 253 bytes).
+std::optional<std::string> canonical_host(std::string_view host);
 
 // One generation of compiled `network_policies`.
 class NetworkRules {
@@ -84,10 +132,13 @@ class NetworkRules {
 
   // Could some rule's endpoint match this name on any port, for any binary?
   // The DNS server answers such names with a synthetic address, others with
-  // NXDOMAIN.
+  // NXDOMAIN. Endpoints that can never allow (L7 required; no binaries
+  // unless relaxed) do not count, nor do hostless endpoints: they would
+  // make every name resolvable.
   bool could_match_host(std::string_view host) const;
 
-  // Every port some rule names (for the capture listeners).
+  // Every port some rule names (for the capture listeners), sorted, unique;
+  // endpoints that can never allow do not count.
   std::vector<uint16_t> ports() const;
 
   bool empty() const;

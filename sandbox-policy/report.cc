@@ -5,26 +5,12 @@
 #include "capabilities.h"
 #include "landlock_plan.h"
 #include "mount_plan.h"
+#include "network_report.h"
 
 namespace openshell::policy {
 
 std::vector<Unenforced> unenforced_features(const Policy& policy) {
-  std::vector<Unenforced> out;
-  for (const NetworkPolicyRule& rule : policy.network_policies) {
-    size_t l7 = 0;
-    for (const NetworkEndpoint& e : rule.endpoints) l7 += e.l7_rule_count;
-    std::string message = "egress control is not implemented in this build: " +
-                          std::to_string(rule.endpoints.size()) + " endpoint(s)";
-    if (!rule.binaries.empty()) {
-      message += ", " + std::to_string(rule.binaries.size()) + " binary restriction(s)";
-    }
-    if (l7 > 0) message += ", " + std::to_string(l7) + " L7 rule(s)";
-    message += policy.network_mode == NetworkMode::kPod
-                   ? " NOT enforced; the sandbox has the pod's full network access"
-                   : " NOT enforced; network.mode is none, so the sandbox has no network at all";
-    out.push_back({"network_policies." + rule.key, std::move(message)});
-  }
-  return out;
+  return network_unenforced(policy.network_mode, policy.network_policies);
 }
 
 std::vector<std::string> format_unenforced(const std::vector<Unenforced>& items) {
@@ -112,8 +98,9 @@ std::vector<std::string> describe_plan(const SandboxPlan& plan) {
                (r.soft == RLIM_INFINITY ? std::string("unlimited") : std::to_string(r.soft)));
   }
   lines.push_back("rlimits: " + limits);
-  lines.push_back(std::string("network: ") +
-                  (plan.network_mode == NetworkMode::kPod ? "pod" : "none (loopback only)"));
+  for (std::string& line : describe_network(plan.network_mode, plan.network_policies)) {
+    lines.push_back(std::move(line));
+  }
   std::string names;
   for (const auto& [k, v] : plan.environment) append(names, " ", k);
   lines.push_back("environment: " + names);

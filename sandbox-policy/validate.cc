@@ -63,19 +63,15 @@ PolicyResult<void> convert_filesystem(const proto::FilesystemPolicy& m, Policy& 
   if (auto r = take(m.read_only(), "read_only", fs.read_only, read_only_keys); !r) return r;
   if (auto r = take(m.read_write(), "read_write", fs.read_write, read_write_keys); !r) return r;
 
-  // /tmp is a fresh writable tmpfs unless listed read-only, and /proc a
-  // fresh procfs: nothing can be bound below them, and a read-only Landlock
-  // rule beneath a writable one takes nothing away (rules add up), so a
-  // read-only entry there would silently be writable.
+  // /proc is a fresh procfs: nothing can be bound below it, and a
+  // read-only Landlock rule beneath a writable one takes nothing away
+  // (rules add up), so a read-only entry there would silently be writable.
+  // Below the fresh /tmp a read-only entry is a read-only bind on top of it
+  // (DESIGN.md §6.2), which the mount keeps read-only.
   for (const auto& [path, key] : read_only_keys) {
-    bool tmp_writable = !read_only_keys.contains("/tmp");
-    if ((tmp_writable && path_is_within(path, "/tmp") && path != "/tmp") ||
-        (read_write_keys.contains("/proc") && path_is_within(path, "/proc") && path != "/proc")) {
-      std::string parent = path_is_within(path, "/tmp") ? "/tmp" : "/proc";
-      std::string parent_key = read_write_keys.contains(parent) ? read_write_keys[parent]
-                                                                : std::string("the private /tmp");
-      return policy_error(key, "'" + path + "' cannot be read-only inside " + parent + " (" +
-                                   parent_key + "), a fresh writable mount");
+    if (read_write_keys.contains("/proc") && path_is_within(path, "/proc") && path != "/proc") {
+      return policy_error(key, "'" + path + "' cannot be read-only inside /proc (" +
+                                   read_write_keys["/proc"] + "), a fresh writable mount");
     }
   }
   for (const auto& [path, key] : read_write_keys) {
@@ -104,44 +100,6 @@ PolicyResult<void> check_account(const std::string& key, const std::string& valu
     if (c == ':' || c == '\n' || c == '\0' || c == '/' || c == ' ') {
       return policy_error(key, "'" + value + "' is neither a user/group name nor a decimal id");
     }
-  }
-  return {};
-}
-
-PolicyResult<void> convert_network_policies(const proto::SandboxPolicy& m, Policy& out) {
-  std::map<std::string, const proto::NetworkPolicyRule*> sorted;
-  for (const auto& [key, rule] : m.network_policies()) sorted.emplace(key, &rule);
-  for (const auto& [key, rule] : sorted) {
-    std::string base = "network_policies." + key;
-    NetworkPolicyRule r{key, rule->name(), {}, {}};
-    for (int i = 0; i < rule->endpoints_size(); ++i) {
-      const auto& e = rule->endpoints(i);
-      std::string ek = indexed(base + ".endpoints", i);
-      if (e.host().empty()) return policy_error(ek + ".host", "missing: an endpoint needs a host");
-      NetworkEndpoint ep;
-      ep.host = e.host();
-      if (e.port() > 65535) return policy_error(ek + ".port", "port must be in [1, 65535]");
-      if (e.port() != 0) ep.ports.push_back(e.port());
-      for (int j = 0; j < e.ports_size(); ++j) {
-        if (e.ports(j) == 0 || e.ports(j) > 65535) {
-          return policy_error(indexed(ek + ".ports", j), "port must be in [1, 65535]");
-        }
-        ep.ports.push_back(e.ports(j));
-      }
-      ep.protocol = e.protocol();
-      ep.tls = e.tls();
-      ep.enforcement = e.enforcement();
-      ep.access = e.access();
-      ep.l7_rule_count = static_cast<size_t>(e.rules_size());
-      ep.allowed_ips.assign(e.allowed_ips().begin(), e.allowed_ips().end());
-      r.endpoints.push_back(std::move(ep));
-    }
-    for (int i = 0; i < rule->binaries_size(); ++i) {
-      const std::string& path = rule->binaries(i).path();
-      if (path.empty()) return policy_error(indexed(base + ".binaries", i) + ".path", "missing");
-      r.binaries.push_back(path);
-    }
-    out.network_policies.push_back(std::move(r));
   }
   return {};
 }
@@ -278,8 +236,17 @@ PolicyResult<Policy> to_model(const proto::SandboxPolicy& m) {
   if (auto r = convert_seccomp(m.seccomp(), out); !r) return std::unexpected(r.error());
   if (auto r = convert_limits(m.limits(), out); !r) return std::unexpected(r.error());
 
-  out.network_mode =
-      m.network().mode() == proto::Network::MODE_NONE ? NetworkMode::kNone : NetworkMode::kPod;
+  switch (m.network().mode()) {
+    case proto::Network::MODE_POD:
+      out.network_mode = NetworkMode::kPod;
+      break;
+    case proto::Network::MODE_NONE:
+      out.network_mode = NetworkMode::kNone;
+      break;
+    default:  // absent or proxy
+      out.network_mode = NetworkMode::kProxy;
+      break;
+  }
 
   std::map<std::string, std::string> env(m.environment().begin(), m.environment().end());
   for (const auto& [key, value] : env) {

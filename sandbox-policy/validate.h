@@ -17,6 +17,11 @@ inline constexpr uint32_t kMaxId = 0xfffffffeu;  // (uid_t)-1 means "no change" 
 
 PolicyResult<Policy> to_model(const proto::SandboxPolicy& message);
 
+// `network_policies`: hosts, ports, binaries, allowed_ips and the L7 keys,
+// checked as OpenShell does (network_policies.cc). Appends to
+// out.network_policies, sorted by key.
+PolicyResult<void> convert_network_policies(const proto::SandboxPolicy& message, Policy& out);
+
 // Checks one filesystem path; returns it normalised (duplicate and trailing
 // slashes removed, "." components dropped). Rejects relative paths, ".."
 // components, NUL bytes and paths of kMaxPathBytes or more.

@@ -12,6 +12,7 @@
 
 #include <map>
 
+#include "authorized_keys_watch.h"
 #include "connection.h"
 #include "listen_address.h"
 #include "log.h"
@@ -31,6 +32,8 @@ struct Bridge::Impl {
   std::unique_ptr<asio::ip::tcp::acceptor> tcp;
   std::unique_ptr<asio::local::stream_protocol::acceptor> local;
   std::string unix_text;
+  // After `context`: destroyed first, it writes context.keys.
+  std::unique_ptr<AuthorizedKeysWatch> keys_watch;
   bool stopped = false;
   // Handlers still queued when the Bridge is gone must not touch it.
   std::shared_ptr<char> alive = std::make_shared<char>();
@@ -176,6 +179,13 @@ Result<std::unique_ptr<Bridge>> Bridge::create(asio::io_context& io, BridgeConfi
               {{"type", key.type}, {"fingerprint", key.fingerprint}, {"comment", key.comment}});
   }
 
+  // Rotation: new connections see the keys of the file as it is now. Without
+  // the watch a removed key would keep working, so it is not optional.
+  auto watch = AuthorizedKeysWatch::start(ctx.io, ctx.config.authorized_keys_file,
+                                          [&ctx](AuthorizedKeys now) { ctx.keys = std::move(now); });
+  if (!watch) return fail("ssh authorized keys: " + watch.error().message());
+  impl->keys_watch = std::move(*watch);
+
   auto host = load_or_generate_host_key(ctx.config.host_key_file);
   if (!host) return std::unexpected(host.error());
   ctx.host_public_key = host->public_line;
@@ -215,6 +225,13 @@ Result<void> Bridge::start() {
     boost::system::error_code ec;
     auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(io);
     acceptor->open(impl_->tcp_endpoint->protocol(), ec);
+    if (auto v4 = fallback_to_ipv4(*impl_->tcp_endpoint, ec)) {
+      log::warn("ssh listen: this kernel has no IPv6, listening on IPv4 only",
+                {{"requested", endpoint_text(*impl_->tcp_endpoint)}, {"address", endpoint_text(*v4)}});
+      impl_->tcp_endpoint = *v4;
+      ec.clear();
+      acceptor->open(v4->protocol(), ec);
+    }
     if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec && impl_->tcp_endpoint->address().is_v6()) {
       acceptor->set_option(asio::ip::v6_only(false), ec);

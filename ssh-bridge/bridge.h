@@ -20,7 +20,7 @@ namespace openshell::ssh {
 struct BridgeConfig {
   // OPENSHELL_SSH_LISTEN: "0.0.0.0:2222", "[::]:2222", "127.0.0.1:0" (any
   // free port, see Bridge::listening()), or "off".
-  std::string listen = "0.0.0.0:2222";
+  std::string listen = "[::]:2222";
   // OPENSHELL_SSH_SOCKET_PATH: empty for none; "@name" is an abstract socket.
   std::string socket_path;
   // OPENSHELL_SSH_AUTHORIZED_KEYS_FILE. Without a usable key create() fails.

@@ -77,6 +77,13 @@ Result<asio::local::stream_protocol::endpoint> parse_unix_listen(std::string_vie
   return asio::local::stream_protocol::endpoint(path);
 }
 
+std::optional<asio::ip::tcp::endpoint> fallback_to_ipv4(const asio::ip::tcp::endpoint& endpoint,
+                                                        const boost::system::error_code& open_error) {
+  if (open_error != asio::error::address_family_not_supported) return std::nullopt;
+  if (!endpoint.address().is_v6() || !endpoint.address().is_unspecified()) return std::nullopt;
+  return asio::ip::tcp::endpoint(asio::ip::address_v4::any(), endpoint.port());
+}
+
 std::string endpoint_text(const asio::ip::tcp::endpoint& endpoint) {
   auto address = endpoint.address();
   std::string host = address.to_string();

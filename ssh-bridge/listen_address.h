@@ -21,6 +21,12 @@ Result<std::optional<boost::asio::ip::tcp::endpoint>> parse_tcp_listen(std::stri
 // removed. The socket is chmod 0600 by make_unix_listener after bind.
 Result<boost::asio::local::stream_protocol::endpoint> parse_unix_listen(std::string_view text);
 
+// The IPv4 wildcard on the same port when `endpoint` is the IPv6 wildcard
+// and `open_error` says the kernel has no IPv6 (EAFNOSUPPORT: ipv6.disable=1
+// or no IPv6 module); nullopt otherwise. "[::]:P" is the default listener.
+std::optional<boost::asio::ip::tcp::endpoint> fallback_to_ipv4(
+    const boost::asio::ip::tcp::endpoint& endpoint, const boost::system::error_code& open_error);
+
 // "127.0.0.1:22", "[::1]:22".
 std::string endpoint_text(const boost::asio::ip::tcp::endpoint& endpoint);
 

@@ -29,7 +29,9 @@ struct Config {
   std::map<std::string, std::string> user_environment;  // OPENSHELL_USER_ENVIRONMENT
   std::string policy_file;                              // --policy, OPENSHELL_POLICY_FILE
   std::string workdir = "/sandbox";                     // --workdir, OPENSHELL_WORKDIR
-  std::string ssh_listen = "0.0.0.0:2222";              // OPENSHELL_SSH_LISTEN, "off" disables
+  // OPENSHELL_SSH_LISTEN, "off" disables. Dual-stack, for IPv6-only clusters;
+  // IPv4 only where the kernel has no IPv6 (ssh::fallback_to_ipv4).
+  std::string ssh_listen = "[::]:2222";
   std::string ssh_socket_path;                          // OPENSHELL_SSH_SOCKET_PATH, empty: none
   std::string ssh_authorized_keys_file = "/etc/openshell/ssh/authorized_keys";
   std::string ssh_host_key_file;            // empty: a fresh key per start

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "bridge.h"
+#include "egress/egress.h"
 #include "listen_address.h"
 #include "log.h"
 #include "loopback.h"
@@ -18,6 +19,7 @@
 #include "self_restrict.h"
 #include "session_launcher.h"
 #include "startup_error.h"
+#include "terminal.h"
 #include "userns.h"
 
 namespace openshell {
@@ -50,7 +52,7 @@ void log_enforcement(const LoadedPlan& loaded, const Sandbox& sandbox) {
              {"uid", plan.user_namespace.process_uid},
              {"gid", plan.user_namespace.process_gid},
              {"user", plan.identity.user_name},
-             {"network", plan.network_mode == policy::NetworkMode::kNone ? "none" : "pod"},
+             {"network", std::string(policy::to_string(plan.network_mode))},
              {"landlock_abi", ready.landlock_abi},
              {"landlock", ready.landlock_enforced ? "enforced" : "NOT ENFORCED"},
              {"seccomp_instructions", plan.seccomp.program.size()},
@@ -60,6 +62,13 @@ void log_enforcement(const LoadedPlan& loaded, const Sandbox& sandbox) {
         "Landlock is not enforced: the kernel offers none (landlock.compatibility: best_effort)");
   }
   for (const auto& note : ready.notes) log::info("sandbox note", {{"note", note}});
+  if (plan.network_mode == policy::NetworkMode::kPod) {
+    // Said at every start: in mode pod the agent reaches whatever the pod
+    // reaches (cloud metadata, the API server, other pods).
+    log::warn("egress NOT ENFORCED: network mode pod shares the pod's network; "
+              "network_policies are not applied",
+              {{"network", "pod"}});
+  }
   report_unenforced(plan);
 }
 
@@ -83,13 +92,37 @@ std::unique_ptr<ssh::Bridge> create_bridge(boost::asio::io_context& io, const Co
 }
 
 UniqueFd sandbox_network(const policy::SandboxPlan& plan, const Sandbox& sandbox) {
-  if (plan.network_mode != policy::NetworkMode::kNone) return UniqueFd();
+  if (plan.network_mode == policy::NetworkMode::kPod) return UniqueFd();
   auto pid = proc_pid_of(sandbox.init_pid());
   if (!pid) die_at(Stage::sandbox, pid.error().message());
   std::string path = "/proc/" + std::to_string(*pid) + "/ns/net";
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) die_at(Stage::sandbox, "open " + path + ": " + std::strerror(errno));
   return fd;
+}
+
+// Network mode proxy: the proxy, DNS and capture listeners in the
+// sandbox's network, before any sandbox process runs (the main process's
+// first connection finds them there).
+std::unique_ptr<egress::Egress> start_egress(boost::asio::io_context& io, const LoadedPlan& loaded,
+                                             const Sandbox& sandbox) {
+  if (loaded.plan.network_mode != policy::NetworkMode::kProxy) return nullptr;
+  auto relaxed = egress::parse_binary_identity(std::getenv("OPENSHELL_NETWORK_BINARY_IDENTITY"));
+  if (!relaxed) die_at(Stage::input, relaxed.error().message());
+  if (*relaxed) {
+    log::warn("OPENSHELL_NETWORK_BINARY_IDENTITY=relaxed: network rules match any binary");
+  }
+  auto pid = proc_pid_of(sandbox.init_pid());
+  if (!pid) die_at(Stage::sandbox, pid.error().message());
+  egress::EgressSettings settings;
+  settings.init_pid = *pid;
+  settings.sandbox_netns = sandbox_network(loaded.plan, sandbox);
+  settings.policy = loaded.policy;
+  settings.policy_file = loaded.file;
+  settings.relaxed_binaries = *relaxed;
+  auto egress = egress::Egress::start(io, std::move(settings));
+  if (!egress) die_at(Stage::sandbox, "egress proxy: " + egress.error().message());
+  return std::move(*egress);
 }
 
 }  // namespace
@@ -121,10 +154,16 @@ int run_supervisor(const Config& config) {
   auto sandbox = Sandbox::create(spec);
   if (!sandbox) die_at(Stage::sandbox, sandbox.error().message());
   log_enforcement(*loaded, **sandbox);
+  // Terminals come from the sandbox's private devpts (supervisor/mounts.cc).
+  if (auto pid = proc_pid_of((*sandbox)->init_pid())) {
+    set_pty_multiplexer("/proc/" + std::to_string(*pid) + "/root/dev/pts/ptmx");
+  }
 
   Pid1 pid1(io, **sandbox, config.shutdown_grace);
   (*sandbox)->attach(io);
   pid1.reap();
+
+  auto egress = start_egress(io, *loaded, **sandbox);
 
   MainProcess main(io, **sandbox);
   pid1.set_main(&main);
@@ -160,6 +199,7 @@ int run_supervisor(const Config& config) {
   // Within what is left of the grace period (at least a moment when the
   // main process ended on its own), libssh's last queued output is written.
   if (bridge) bridge->stop(std::max(pid1.grace_left(), std::chrono::milliseconds(500)));
+  if (egress) egress->stop();
   return pid1.exit_code();
 }
 

@@ -39,7 +39,9 @@ int clone_flags_for(const policy::SandboxPlan* plan) {
   if (plan == nullptr) return flags;
   // The user namespace is entered later by the init itself (sandbox_init.cc).
   flags |= CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS;
-  if (plan->network_mode == policy::NetworkMode::kNone) flags |= CLONE_NEWNET;
+  // `none` and `proxy`: a network namespace of its own, loopback only;
+  // `pod` shares the supervisor's.
+  if (plan->network_mode != policy::NetworkMode::kPod) flags |= CLONE_NEWNET;
   return flags;
 }
 

@@ -58,7 +58,7 @@ class Init {
 
  private:
   // The sandbox, in this order:
-  //  1. network (mode none: this namespace's loopback up);
+  //  1. network (modes none and proxy: this namespace's loopback up);
   //  2. the mount view, while still privileged in the pod's user namespace:
   //     a fresh /proc is refused to a less privileged user namespace when
   //     the pod's /proc has masked paths (mount_too_revealing in
@@ -69,7 +69,7 @@ class Init {
   //     takes the sandbox identity (never root outside);
   //  4. the Landlock ruleset, opened on the sandbox's own paths.
   void build(control::Ready& ready) {
-    if (plan_->network_mode == policy::NetworkMode::kNone) {
+    if (plan_->network_mode != policy::NetworkMode::kPod) {
       if (auto up = bring_up_loopback(); !up) die("network", up.error().err, up.error().what);
     }
     std::vector<std::string> skipped;

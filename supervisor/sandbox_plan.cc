@@ -1,7 +1,11 @@
 #include "sandbox_plan.h"
 
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
 
 #include "log.h"
 #include "sandbox-policy/compile.h"
@@ -20,6 +24,51 @@ policy::PathKind probe_path(const std::string& path) {
   return policy::PathKind::kOther;
 }
 
+// The image's top-level symlinks (/bin -> usr/bin), to copy into the view.
+std::map<std::string, std::string> image_symlinks() {
+  std::map<std::string, std::string> links;
+  DIR* root = ::opendir("/");
+  if (root == nullptr) return links;
+  while (dirent* entry = ::readdir(root)) {
+    std::string path = std::string("/") + entry->d_name;
+    char text[4096];
+    ssize_t n = ::readlink(path.c_str(), text, sizeof text - 1);
+    if (n > 0) links[path] = std::string(text, static_cast<size_t>(n));
+  }
+  ::closedir(root);
+  return links;
+}
+
+// Character devices in `dir` whose name starts with `prefix` ("" for all).
+void char_devices(const std::string& dir, const std::string& prefix,
+                  std::vector<std::string>& out) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return;
+  while (dirent* entry = ::readdir(d)) {
+    std::string name = entry->d_name;
+    if (!name.starts_with(prefix) || name == "." || name == "..") continue;
+    struct stat st {};
+    std::string path = dir + "/" + name;
+    if (::lstat(path.c_str(), &st) == 0 && S_ISCHR(st.st_mode)) out.push_back(path);
+  }
+  ::closedir(d);
+}
+
+}  // namespace
+
+std::vector<std::string> passthrough_devices() {
+  // What the NVIDIA device plugin and container toolkit put in a GPU pod,
+  // and the DRM nodes other GPUs use.
+  std::vector<std::string> devices;
+  char_devices("/dev", "nvidia", devices);
+  char_devices("/dev/nvidia-caps", "", devices);
+  char_devices("/dev/dri", "", devices);
+  std::sort(devices.begin(), devices.end());
+  return devices;
+}
+
+namespace {
+
 Result<LoadedPlan> compile_loaded(const Config& config, policy::LoadedPolicy loaded) {
   policy::CompileInputs inputs;
   inputs.workdir = config.workdir;
@@ -28,12 +77,26 @@ Result<LoadedPlan> compile_loaded(const Config& config, policy::LoadedPolicy loa
   if (config.sandbox_gid) inputs.env_sandbox_gid = std::to_string(*config.sandbox_gid);
   inputs.user_environment = config.user_environment;
   inputs.path_probe = probe_path;
+  inputs.image_symlinks = image_symlinks();
+  inputs.devices = passthrough_devices();
+  // The gateway's keys and the policy never show, whatever a grant covers.
+  for (const auto& file : {config.ssh_authorized_keys_file, config.ssh_host_key_file,
+                           config.policy_file, loaded.origin}) {
+    if (file.starts_with("/")) inputs.masked_files.push_back(file);
+  }
   auto plan = policy::compile(loaded.policy, inputs);
   if (!plan) {
     std::string where = plan.error().file.empty() ? loaded.origin + ": " : "";
     return fail(where + plan.error().to_string());
   }
-  return LoadedPlan{std::move(*plan), std::move(loaded.origin)};
+  LoadedPlan out;
+  out.plan = std::move(*plan);
+  out.policy = std::move(loaded.policy);
+  // A file the supervisor read (not the built-in default) is watched for
+  // network policy reloads.
+  if (loaded.origin != "built-in default") out.file = loaded.origin;
+  out.origin = std::move(loaded.origin);
+  return out;
 }
 
 }  // namespace
@@ -44,13 +107,83 @@ std::string own_binary() {
   return n > 0 ? std::string(buffer, static_cast<size_t>(n)) : std::string();
 }
 
+namespace {
+
+// May `id` search (enter) the directory `st` describes? The owner's bits
+// for the owner, the group's for a member, the others' otherwise (as the
+// kernel decides without capabilities: the sandbox has none in the pod).
+bool can_enter(const struct stat& st, const policy::Identity& id) {
+  if (st.st_uid == id.uid) return (st.st_mode & S_IXUSR) != 0;
+  bool member = st.st_gid == id.gid || std::find(id.supplementary_gids.begin(),
+                                                 id.supplementary_gids.end(),
+                                                 st.st_gid) != id.supplementary_gids.end();
+  if (member) return (st.st_mode & S_IXGRP) != 0;
+  return (st.st_mode & S_IXOTH) != 0;
+}
+
+std::string mode_text(const struct stat& st) {
+  char text[64];
+  std::snprintf(text, sizeof text, "mode %04o, owner %u:%u", st.st_mode & 07777, st.st_uid,
+                st.st_gid);
+  return text;
+}
+
+}  // namespace
+
+Result<bool> prepare_workdir(const policy::SandboxPlan& plan) {
+  const std::string& workdir = plan.workdir;
+  const policy::Identity& id = plan.identity;
+  bool created = false;
+  struct stat st {};
+  if (::stat(workdir.c_str(), &st) != 0) {
+    if (errno != ENOENT) return fail_errno("workdir " + workdir);
+    // Missing parents are made as root, 0755; the workdir itself belongs
+    // to the sandbox user, who works in it.
+    for (size_t slash = workdir.find('/', 1); slash != std::string::npos;
+         slash = workdir.find('/', slash + 1)) {
+      std::string parent = workdir.substr(0, slash);
+      if (::mkdir(parent.c_str(), 0755) != 0 && errno != EEXIST) {
+        return fail_errno("workdir " + workdir + ": mkdir " + parent);
+      }
+    }
+    if (::mkdir(workdir.c_str(), 0755) != 0) return fail_errno("workdir " + workdir + ": mkdir");
+    if (::chown(workdir.c_str(), id.uid, id.gid) != 0 || ::chmod(workdir.c_str(), 0755) != 0) {
+      return fail_errno("workdir " + workdir + ": chown");
+    }
+    log::info("workdir created", {{"path", workdir}, {"uid", id.uid}, {"gid", id.gid},
+                                  {"mode", "0755"}});
+    created = true;
+  }
+  // Every directory on the way must be searchable by the sandbox user, or
+  // the main process fails later with a chdir error that names nothing.
+  for (size_t end = workdir.find('/', 1);; end = workdir.find('/', end + 1)) {
+    std::string dir = end == std::string::npos ? workdir : workdir.substr(0, end);
+    if (::stat(dir.c_str(), &st) != 0) return fail_errno("workdir " + workdir + ": stat " + dir);
+    if (!S_ISDIR(st.st_mode)) return fail("workdir " + workdir + ": " + dir + " is not a directory");
+    if (!can_enter(st, id)) {
+      return fail("workdir " + workdir + ": the sandbox user (uid " + std::to_string(id.uid) +
+                  ", gid " + std::to_string(id.gid) + ") cannot enter " + dir + " (" +
+                  mode_text(st) + ")");
+    }
+    if (end == std::string::npos) break;
+  }
+  return created;
+}
+
 Result<LoadedPlan> load_sandbox_plan(const Config& config) {
   policy::PolicyLocation location;
   if (!config.policy_file.empty()) location.flag_path = config.policy_file;
   location.workdir = config.workdir;
   auto loaded = policy::find_and_load_policy(location);
   if (!loaded) return fail(loaded.error().to_string());
-  return compile_loaded(config, std::move(*loaded));
+  policy::LoadedPolicy copy = *loaded;
+  auto compiled = compile_loaded(config, std::move(*loaded));
+  if (!compiled || config.subcommand != Subcommand::run) return compiled;
+  auto created = prepare_workdir(compiled->plan);
+  if (!created) return std::unexpected(created.error());
+  // The path probe saw no workdir: compile again so that it is bound.
+  if (*created) return compile_loaded(config, std::move(copy));
+  return compiled;
 }
 
 Result<LoadedPlan> load_sandbox_plan_from(const Config& config, const std::string& file) {

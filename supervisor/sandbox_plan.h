@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "config.h"
 #include "error.h"
@@ -12,13 +13,23 @@ namespace openshell {
 
 struct LoadedPlan {
   policy::SandboxPlan plan;
+  policy::Policy policy;  // as loaded: the egress runtime compiles its network rules
+  std::string file;       // the policy file, empty for the built-in default
   std::string origin;  // the policy file, or "built-in default"
 };
 
 // Errors carry the policy's file, line, column and key (or the variable).
 Result<LoadedPlan> load_sandbox_plan(const Config& config);
+// For `run`: creates a missing workdir (0755, owned by the sandbox user;
+// logged) and checks that the sandbox user can enter it and every directory
+// above it. True when it was created. The error names the path and the uid.
+Result<bool> prepare_workdir(const policy::SandboxPlan& plan);
 // `validate-policy FILE`: the same, for one file.
 Result<LoadedPlan> load_sandbox_plan_from(const Config& config, const std::string& file);
+
+// Character devices to pass through to the sandbox (GPUs): /dev/nvidia*,
+// /dev/nvidia-caps/*, /dev/dri/*.
+std::vector<std::string> passthrough_devices();
 
 // This binary's path, which is also its path inside the sandbox view.
 std::string own_binary();

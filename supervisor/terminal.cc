@@ -3,11 +3,22 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <string>
+
 namespace openshell {
 
+namespace {
+std::string pty_multiplexer = "/dev/ptmx";
+}  // namespace
+
+void set_pty_multiplexer(std::string path) {
+  pty_multiplexer = std::move(path);
+}
+
 Result<Pty> open_pty() {
-  UniqueFd master(::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK));
-  if (!master) return fail_errno("open /dev/ptmx");
+  UniqueFd master(
+      ::open(pty_multiplexer.c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK));
+  if (!master) return fail_errno("open " + pty_multiplexer);
   int unlock = 0;
   if (::ioctl(master.get(), TIOCSPTLCK, &unlock) != 0) return fail_errno("unlock pty");
   UniqueFd slave(::ioctl(master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));

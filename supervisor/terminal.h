@@ -6,6 +6,7 @@
 #include <termios.h>
 
 #include <optional>
+#include <string>
 
 #include "error.h"
 #include "unique_fd.h"
@@ -20,6 +21,11 @@ struct Pty {
 // The slave is opened from the master with TIOCGPTPEER (Linux 4.13), so no
 // path under /dev/pts is looked up: the sandbox's own /dev cannot swap it.
 Result<Pty> open_pty();
+
+// The ptmx open_pty() allocates from: the sandbox's own devpts instance
+// (/proc/<init>/root/dev/pts/ptmx), so that the terminal has a name in the
+// sandbox's /dev/pts (`tty`, ttyname(3)). Default /dev/ptmx.
+void set_pty_multiplexer(std::string path);
 
 std::optional<winsize> window_size(int fd);
 void set_window_size(int fd, const winsize& size);

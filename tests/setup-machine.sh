@@ -9,9 +9,10 @@ packages=(
   meson ninja-build pkg-config g++ protobuf-compiler libprotobuf-dev
   libseccomp-dev libcap-ng-dev libboost1.81-dev libspdlog-dev libfmt-dev
   libssh-dev libssl-dev zlib1g-dev libyaml-cpp-dev libgtest-dev libgmock-dev
+  libc-ares-dev
   # tests: the empty-root probe, real SSH clients, the anchors of the benchmarks
   busybox-static openssh-client openssh-server rsync python3 util-linux
-  iproute2 bubblewrap tini procps python3-paramiko file git ca-certificates
+  iproute2 bubblewrap tini procps python3-paramiko file git ca-certificates curl
   # delivery tests: containers and the chart tools
   podman runc debootstrap unzip
 )

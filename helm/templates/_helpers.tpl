@@ -36,6 +36,29 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: sandbox
 {{- end }}
 
+{{/*
+Checksums on the pod template: agent-sandbox hashes the template, so a new
+policy or key set replaces warm sandboxes. An existing ConfigMap or Secret
+is read through lookup when the cluster can be asked (else its name counts).
+*/}}
+{{- define "openshell.policyChecksum" -}}
+{{- if .Values.policy.existingConfigMap }}
+{{- $cm := lookup "v1" "ConfigMap" (include "openshell.namespace" .) .Values.policy.existingConfigMap }}
+{{- printf "%s/%s" .Values.policy.existingConfigMap (toJson (default (dict) $cm.data)) | sha256sum }}
+{{- else }}
+{{- toYaml .Values.policy.document | sha256sum }}
+{{- end }}
+{{- end }}
+
+{{- define "openshell.keysChecksum" -}}
+{{- if .Values.gateway.existingSecret }}
+{{- $sec := lookup "v1" "Secret" (include "openshell.namespace" .) .Values.gateway.existingSecret }}
+{{- printf "%s/%s" .Values.gateway.existingSecret (toJson (default (dict) $sec.data)) | sha256sum }}
+{{- else }}
+{{- .Values.gateway.authorizedKeys | trim | sha256sum }}
+{{- end }}
+{{- end }}
+
 {{- define "openshell.labels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 app.kubernetes.io/name: {{ include "openshell.name" . }}
@@ -47,7 +70,7 @@ app.kubernetes.io/part-of: openshell
 
 {{- define "openshell.serviceAccountName" -}}
 {{- if .Values.sandboxServiceAccount.create }}
-{{- default (printf "%s-sandbox" (include "openshell.fullname" .)) .Values.sandboxServiceAccount.name }}
+{{- default "openshell-sandbox" .Values.sandboxServiceAccount.name }}
 {{- else }}
 {{- default "default" .Values.sandboxServiceAccount.name }}
 {{- end }}
@@ -75,22 +98,56 @@ app.kubernetes.io/part-of: openshell
 {{- end }}
 
 {{/*
-The delivery method: supervisor.sideloadMethod when set, else image-volume on
-Kubernetes >= 1.35 (ImageVolume on by default) and init-container below.
+The delivery method and why, as JSON {"method","reason"}: supervisor.sideloadMethod
+when set; else, when the Nodes can be read (helm install/upgrade against a
+cluster), image-volume only if every node's kubelet is >= 1.35 and its runtime
+is containerd >= 2.1 or CRI-O >= 1.31 (kubelets lag the API server by up to
+three minors); else (helm template) image-volume on Kubernetes >= 1.35.
 */}}
-{{- define "openshell.sideloadMethod" -}}
+{{- define "openshell.delivery" -}}
 {{- $m := .Values.supervisor.sideloadMethod | default "" }}
 {{- $kube := .Capabilities.KubeVersion.Version }}
 {{- if eq $m "" }}
-{{- if semverCompare ">=1.35.0-0" $kube }}image-volume{{ else }}init-container{{ end }}
-{{- else if eq $m "init-container" }}init-container
+{{- $nodes := lookup "v1" "Node" "" "" }}
+{{- if and $nodes $nodes.items }}
+{{- $old := list }}
+{{- range $nodes.items }}
+{{- $info := .status.nodeInfo }}
+{{- $rt := $info.containerRuntimeVersion | default "" }}
+{{- $rtName := regexReplaceAll "://.*$" $rt "" }}
+{{- $rtVer := regexReplaceAll "^[^:]*://v?" $rt "" }}
+{{- $rtOk := false }}
+{{- if and (eq $rtName "containerd") (regexMatch "^[0-9]+\\.[0-9]+" $rtVer) }}{{ $rtOk = semverCompare ">=2.1.0-0" $rtVer }}{{ end }}
+{{- if and (eq $rtName "cri-o") (regexMatch "^[0-9]+\\.[0-9]+" $rtVer) }}{{ $rtOk = semverCompare ">=1.31.0-0" $rtVer }}{{ end }}
+{{- $kubeletOk := semverCompare ">=1.35.0-0" ($info.kubeletVersion | default "0.0.0") }}
+{{- if not (and $rtOk $kubeletOk) }}
+{{- $old = append $old (printf "%s (kubelet %s, %s)" .metadata.name ($info.kubeletVersion | default "?") (default "unknown runtime" $rt)) }}
+{{- end }}
+{{- end }}
+{{- if $old }}
+{{- dict "method" "init-container" "reason" (printf "%d of %d nodes cannot mount image volumes (they need kubelet >= 1.35 and containerd >= 2.1 or CRI-O >= 1.31): %s" (len $old) (len $nodes.items) (join ", " $old)) | toJson }}
+{{- else }}
+{{- dict "method" "image-volume" "reason" (printf "all %d nodes run kubelet >= 1.35 with containerd >= 2.1 or CRI-O >= 1.31" (len $nodes.items)) | toJson }}
+{{- end }}
+{{- else if semverCompare ">=1.35.0-0" $kube }}
+{{- dict "method" "image-volume" "reason" (printf "Kubernetes %s >= 1.35 (the nodes could not be read: kubelets and runtimes not checked)" $kube) | toJson }}
+{{- else }}
+{{- dict "method" "init-container" "reason" (printf "Kubernetes %s < 1.35" $kube) | toJson }}
+{{- end }}
+{{- else if eq $m "init-container" }}
+{{- dict "method" "init-container" "reason" "supervisor.sideloadMethod" | toJson }}
 {{- else if eq $m "image-volume" }}
 {{- if semverCompare "<1.31.0-0" $kube }}
 {{- fail (printf "supervisor.sideloadMethod=image-volume needs Kubernetes >= 1.31 (image volumes; 1.31-1.34 with the ImageVolume feature gate), this cluster is %s: use init-container or leave it empty" $kube) }}
-{{- end }}image-volume
+{{- end }}
+{{- dict "method" "image-volume" "reason" "supervisor.sideloadMethod" | toJson }}
 {{- else }}
 {{- fail (printf "supervisor.sideloadMethod must be \"\" (automatic), \"image-volume\" or \"init-container\", not %q" $m) }}
 {{- end }}
+{{- end }}
+
+{{- define "openshell.sideloadMethod" -}}
+{{- (include "openshell.delivery" . | fromJson).method }}
 {{- end }}
 
 {{/*
@@ -115,8 +172,8 @@ Checks across values that the schema cannot express.
 {{- if ne (kindIs "invalid" $s.uid) (kindIs "invalid" $s.gid) }}
 {{- fail "sandbox.uid and sandbox.gid go together: set both or neither" }}
 {{- end }}
-{{- if ge (int $s.shutdownGraceSeconds) (int $s.terminationGracePeriodSeconds) }}
-{{- fail (printf "sandbox.shutdownGraceSeconds (%d) must be below sandbox.terminationGracePeriodSeconds (%d) so that the supervisor exits before Kubernetes kills it" (int $s.shutdownGraceSeconds) (int $s.terminationGracePeriodSeconds)) }}
+{{- if lt (int $s.terminationGracePeriodSeconds) (add (int $s.shutdownGraceSeconds) 5) }}
+{{- fail (printf "sandbox.terminationGracePeriodSeconds (%d) must be at least sandbox.shutdownGraceSeconds (%d) + 5 so that the supervisor finishes its shutdown before Kubernetes kills it" (int $s.terminationGracePeriodSeconds) (int $s.shutdownGraceSeconds)) }}
 {{- end }}
 {{- if and .Values.server.enableUserNamespaces (semverCompare "<1.33.0-0" .Capabilities.KubeVersion.Version) }}
 {{- fail (printf "server.enableUserNamespaces needs Kubernetes >= 1.33 (hostUsers: false), this cluster is %s" .Capabilities.KubeVersion.Version) }}

@@ -15,19 +15,9 @@ export const tools = process.env.OPENSHELL_TOOLS_DIR || path.join(root, ".tools"
 export const HELM = path.join(tools, "helm", "helm");
 export const KUBECTL = path.join(tools, "kubectl", "kubectl");
 
-// shared/ sits beside the checkout (CI: ../shared). A git worktree's
-// checkout is elsewhere, so the main checkout's neighbour is tried too.
-export function sharedDir() {
-  const candidates = [];
-  if (process.env.OPENSHELL_SHARED_DIR) candidates.push(process.env.OPENSHELL_SHARED_DIR);
-  candidates.push(path.join(root, "..", "shared"));
-  const common = execFileSync("git", ["-C", root, "rev-parse", "--path-format=absolute", "--git-common-dir"], { encoding: "utf8" }).trim();
-  candidates.push(path.join(path.dirname(common), "..", "shared"));
-  for (const c of candidates) {
-    if (existsSync(path.join(c, "k8s-schemas", "agent-sandbox"))) return path.resolve(c);
-  }
-  throw new Error(`no shared/k8s-schemas/agent-sandbox found in: ${candidates.join(", ")} (set OPENSHELL_SHARED_DIR)`);
-}
+// The agent-sandbox CRDs (release v0.5.6, Apache-2.0) are vendored as test
+// data under tests/chart/crds/: the suite needs nothing beside the checkout.
+export const CRD_DIR = path.join(here, "crds", "agent-sandbox");
 
 export function run(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { encoding: "utf8", maxBuffer: 64 << 20, ...opts });
@@ -106,9 +96,9 @@ function newAjv() {
 }
 
 // CRD validators: "group/version/Kind" -> validate function, from the
-// served versions' openAPIV3Schema of the CRDs in shared/.
+// served versions' openAPIV3Schema of the vendored CRDs.
 export function loadCrdValidators() {
-  const dir = path.join(sharedDir(), "k8s-schemas", "agent-sandbox");
+  const dir = CRD_DIR;
   const ajv = newAjv();
   const validators = new Map();
   const raw = new Map();
@@ -131,6 +121,8 @@ const CORE = {
   "v1/ConfigMap": "IoK8sApiCoreV1ConfigMap",
   "v1/Secret": "IoK8sApiCoreV1Secret",
   "v1/ServiceAccount": "IoK8sApiCoreV1ServiceAccount",
+  "v1/Pod": "IoK8sApiCoreV1Pod",
+  "rbac.authorization.k8s.io/v1/RoleBinding": "IoK8sApiRbacV1RoleBinding",
   "networking.k8s.io/v1/NetworkPolicy": "IoK8sApiNetworkingV1NetworkPolicy",
   "PodTemplateSpec": "IoK8sApiCoreV1PodTemplateSpec",
   "PersistentVolumeClaim": "IoK8sApiCoreV1PersistentVolumeClaim",
@@ -191,6 +183,7 @@ export function validateObject(o, { crd, core }) {
   } else if (core.has(gvk)) {
     const v = core.get(gvk);
     if (!v(o)) problems.push(`${gvk} schema: ${fmt(v.errors)}`);
+    if (o.kind === "Pod") problems.push(...podChecks(o.spec || {}));
     // The core OpenAPI schema leaves objects open; NetworkPolicy rules are
     // also checked against the closed copy embedded in the SandboxTemplate CRD.
     if (o.kind === "NetworkPolicy") {
@@ -198,6 +191,9 @@ export function validateObject(o, { crd, core }) {
       const ajv = newAjv();
       const vr = ajv.compile(closeSchema(structuredClone(rule)));
       if (!vr(o.spec?.ingress || [])) problems.push(`NetworkPolicy spec.ingress: ${fmt(vr.errors)}`);
+      const erule = crd.raw.get("extensions.agents.x-k8s.io/v1beta1/SandboxTemplate").properties.spec.properties.networkPolicy.properties.egress;
+      const ve = ajv.compile(closeSchema(structuredClone(erule)));
+      if (!ve(o.spec?.egress || [])) problems.push(`NetworkPolicy spec.egress: ${fmt(ve.errors)}`);
       const known = new Set(["podSelector", "policyTypes", "ingress", "egress"]);
       for (const k of Object.keys(o.spec || {})) if (!known.has(k)) problems.push(`NetworkPolicy spec: unknown field '${k}'`);
     }

@@ -10,6 +10,7 @@ import {
   HELM, KUBECTL, root, chartDir, LINT_VALUES, ALL_APIS, run, helmTemplate, parseDocs, one, none,
   loadCrdValidators, loadCoreValidators, validateObject, mountsResolve, selectorMatches,
 } from "./lib.mjs";
+import { startFakeApi } from "./fake-apiserver.mjs";
 
 const tests = [];
 const test = (name, fn) => tests.push({ name, fn });
@@ -42,6 +43,17 @@ const agent = (objs) => {
 const env = (c) => Object.fromEntries((c.env || []).map((e) => [e.name, e.value ?? e.valueFrom]));
 const mount = (c, p) => (c.volumeMounts || []).find((m) => m.mountPath === p);
 const volume = (spec, name) => (spec.volumes || []).find((v) => v.name === name);
+const ingressPolicy = (objs) => {
+  const found = objs.filter((o) => o.kind === "NetworkPolicy" && o.spec.policyTypes.includes("Ingress"));
+  assert.equal(found.length, 1, "one ingress NetworkPolicy");
+  return found[0];
+};
+const egressPolicy = (objs) => {
+  const found = objs.filter((o) => o.kind === "NetworkPolicy" && o.spec.policyTypes.includes("Egress"));
+  assert.equal(found.length, 1, "one egress NetworkPolicy");
+  return found[0];
+};
+const chartVersion = () => parseYaml(readFileSync(path.join(chartDir, "Chart.yaml"), "utf8")).appVersion;
 
 function expectFailure(r, re, what) {
   assert.notEqual(r.code, 0, `${what}: helm accepted it`);
@@ -62,11 +74,11 @@ function assertDelivery(objs, method) {
   if (method === "image-volume") {
     assert.ok(v.image && v.image.reference, `an image volume, got ${JSON.stringify(v)}`);
     assert.match(v.image.reference, /openshell-supervisor/);
-    assert.ok(!spec.initContainers || spec.initContainers.length === 0, "no init container with image-volume delivery");
+    assert.ok(!(spec.initContainers || []).some((c) => /openshell-supervisor/.test(c.image)), "no supervisor init container with image-volume delivery");
   } else {
     assert.ok(v.emptyDir, `an emptyDir volume, got ${JSON.stringify(v)}`);
-    const inits = spec.initContainers || [];
-    assert.equal(inits.length, 1, "one init container");
+    const inits = (spec.initContainers || []).filter((c) => c.name === "install-supervisor");
+    assert.equal(inits.length, 1, "one install-supervisor init container");
     const ic = inits[0];
     assert.match(ic.image, /openshell-supervisor/);
     assert.equal(ic.command, undefined, "init container keeps the image's entrypoint (no shell in the image)");
@@ -94,7 +106,7 @@ for (const [kube, method] of Object.entries(AUTO)) {
       assertDelivery(objs, method);
       validateAll(objs);
       const kinds = objs.map((o) => o.kind).sort();
-      assert.deepEqual(kinds, ["ConfigMap", "NetworkPolicy", "SandboxTemplate", "SandboxWarmPool", "Secret", "ServiceAccount"]);
+      assert.deepEqual(kinds, ["ConfigMap", "NetworkPolicy", "NetworkPolicy", "Pod", "SandboxTemplate", "SandboxWarmPool", "Secret", "ServiceAccount"]);
     });
   }
 }
@@ -116,8 +128,9 @@ test("image-volume refused on a cluster without image volumes (1.30)", () => {
 test("supervisor image: tag defaults to appVersion, digest pins, pullPolicy reaches both delivery forms", () => {
   const chart = parseYaml(readFileSync(path.join(chartDir, "Chart.yaml"), "utf8"));
   const a = ok(helmTemplate({ kube: "1.32", set: ["supervisor.image.repository=reg.example/os/sup", "supervisor.image.pullPolicy=Always"] }));
-  assert.equal(podSpec(a).initContainers[0].image, `reg.example/os/sup:${chart.appVersion}`);
-  assert.equal(podSpec(a).initContainers[0].imagePullPolicy, "Always");
+  const inst = podSpec(a).initContainers.find((c) => c.name === "install-supervisor");
+  assert.equal(inst.image, `reg.example/os/sup:${chart.appVersion}`);
+  assert.equal(inst.imagePullPolicy, "Always");
   const digest = "sha256:" + "ab".repeat(32);
   const b = ok(helmTemplate({ kube: "1.36", set: ["supervisor.image.repository=reg.example/os/sup", `supervisor.image.digest=${digest}`, "supervisor.image.pullPolicy=Never"] }));
   const v = volume(podSpec(b), mount(agent(b), BIN).name);
@@ -133,21 +146,29 @@ test("agent container: security context of DESIGN §6, restartPolicy Never, SSH 
   assert.equal(spec.restartPolicy, "Never");
   const sc = a.securityContext;
   assert.equal(sc.runAsUser, 0);
-  assert.deepEqual([...sc.capabilities.add].sort(), ["NET_ADMIN", "SETPCAP", "SYS_ADMIN"]);
+  // The measured minimum (tests/containers runs with exactly this list).
+  assert.deepEqual([...sc.capabilities.add].sort(), ["NET_ADMIN", "SETGID", "SETUID", "SYS_ADMIN", "SYS_PTRACE"]);
+  assert.deepEqual(sc.capabilities.drop, ["ALL"], "the runtime's default capabilities are dropped");
+  assert.equal(sc.readOnlyRootFilesystem, true);
+  assert.equal(sc.allowPrivilegeEscalation, undefined, "the API server refuses allowPrivilegeEscalation=false with SYS_ADMIN");
   assert.equal(sc.seccompProfile.type, "Unconfined");
   assert.equal(sc.appArmorProfile.type, "Unconfined");
   assert.equal(sc.privileged, undefined, "not privileged: only the named capabilities");
   assert.equal(spec.hostUsers, undefined, "host users unless enabled");
   assert.deepEqual(a.ports, [{ name: "ssh", containerPort: 2222, protocol: "TCP" }]);
+  assert.deepEqual(a.startupProbe.tcpSocket, { port: "ssh" }, "startup probe on the SSH port");
+  assert.deepEqual(a.readinessProbe.tcpSocket, { port: "ssh" }, "readiness probe on the SSH port");
+  assert.ok(a.startupProbe.periodSeconds * a.startupProbe.failureThreshold >= 60, "a minute for the sandbox to come up");
   assert.equal(a.image, "ghcr.io/nvidia/openshell-community/sandboxes/base:latest");
-  assert.ok(spec.terminationGracePeriodSeconds > Number(env(a).OPENSHELL_SHUTDOWN_GRACE_SECS), "supervisor grace below the pod's");
+  assert.ok(spec.terminationGracePeriodSeconds >= Number(env(a).OPENSHELL_SHUTDOWN_GRACE_SECS) + 5, "supervisor grace at least 5 s below the pod's");
+  assert.ok(a.resources.requests.cpu && a.resources.requests.memory && a.resources.limits.memory, `requests and a memory limit by default: ${JSON.stringify(a.resources)}`);
 });
 
 test("environment contract of DESIGN §4", () => {
   const objs = ok(helmTemplate({ set: ["sandbox.mainProcess.command={claude,--yes}", "sandbox.mainProcess.tty=true", "sandbox.uid=1000", "sandbox.gid=1001", "supervisor.logLevel=info"], setString: ["sandbox.userEnvironment.EDITOR=vi"] }));
   const e = env(agent(objs));
-  assert.equal(e.OPENSHELL_POLICY_FILE, "/etc/openshell/policy.yaml");
-  assert.equal(e.OPENSHELL_SSH_LISTEN, "0.0.0.0:2222");
+  assert.equal(e.OPENSHELL_POLICY_FILE, "/etc/openshell/policy/policy.yaml");
+  assert.equal(e.OPENSHELL_SSH_LISTEN, "[::]:2222", "dual-stack listener (IPv6-only clusters)");
   assert.equal(e.OPENSHELL_SSH_AUTHORIZED_KEYS_FILE, "/etc/openshell/ssh/authorized_keys");
   assert.equal(e.OPENSHELL_WORKDIR, "/sandbox");
   assert.equal(e.OPENSHELL_SHUTDOWN_GRACE_SECS, "10");
@@ -160,19 +181,22 @@ test("environment contract of DESIGN §4", () => {
   assert.deepEqual(e.OPENSHELL_SANDBOX_ID, { fieldRef: { fieldPath: "metadata.uid" } });
   validateAll(objs);
   const d = env(agent(ok(helmTemplate({}))));
-  for (const k of ["OPENSHELL_MAIN_PROCESS_SPEC", "OPENSHELL_SANDBOX_UID", "OPENSHELL_SANDBOX_GID", "OPENSHELL_USER_ENVIRONMENT"]) {
+  for (const k of ["OPENSHELL_MAIN_PROCESS_SPEC", "OPENSHELL_USER_ENVIRONMENT"]) {
     assert.equal(d[k], undefined, `${k} unset by default (the supervisor's default applies)`);
   }
+  assert.equal(d.OPENSHELL_SANDBOX_UID, "1000", "OpenShell's sandbox uid by default");
+  assert.equal(d.OPENSHELL_SANDBOX_GID, "1000", "OpenShell's sandbox gid by default");
 });
 
-test("policy ConfigMap mounted at /etc/openshell/policy.yaml with the values' document", () => {
+test("policy ConfigMap mounted as a directory (no subPath: updates reach running pods) with the values' document", () => {
   const objs = ok(helmTemplate({ setJson: ['policy.document={"version":1,"landlock":{"compatibility":"hard_requirement"}}'] }));
   const cm = one(objs, "ConfigMap");
   const doc = parseYaml(cm.data["policy.yaml"]);
   assert.equal(doc.version, 1);
   assert.equal(doc.landlock.compatibility, "hard_requirement");
-  const m = mount(agent(objs), "/etc/openshell/policy.yaml");
-  assert.ok(m && m.readOnly && m.subPath === "policy.yaml", `policy mount: ${JSON.stringify(m)}`);
+  const m = mount(agent(objs), "/etc/openshell/policy");
+  assert.ok(m && m.readOnly && m.subPath === undefined, `policy mount: ${JSON.stringify(m)}`);
+  assert.equal(path.join(m.mountPath, "policy.yaml"), env(agent(objs)).OPENSHELL_POLICY_FILE);
   const v = volume(podSpec(objs), m.name);
   assert.equal(v.configMap.name, cm.metadata.name);
   assert.ok(v.configMap.items.some((i) => i.key === "policy.yaml" && i.path === "policy.yaml"));
@@ -200,7 +224,9 @@ test("SSH off: no keys needed, no port, no NetworkPolicy, listener off", () => {
   const objs = ok(helmTemplate({ key: false, set: ["sandbox.sshListen=off"] }));
   assert.equal(env(agent(objs)).OPENSHELL_SSH_LISTEN, "off");
   assert.equal(agent(objs).ports, undefined);
-  assert.ok(none(objs, "Secret") && none(objs, "NetworkPolicy"));
+  assert.ok(none(objs, "Secret"));
+  assert.deepEqual(objs.filter((o) => o.kind === "NetworkPolicy").map((o) => o.spec.policyTypes), [["Egress"]], "only the egress policy");
+  assert.equal(agent(objs).startupProbe, undefined, "no SSH probe without SSH");
   validateAll(objs);
 });
 
@@ -228,10 +254,10 @@ test("every volume mount names a volume, in both delivery forms", () => {
   }
 });
 
-test("enableUserNamespaces: hostUsers false plus SETUID and SETGID; refused before 1.33", () => {
+test("enableUserNamespaces: hostUsers false with the same capabilities; refused before 1.33", () => {
   const objs = ok(helmTemplate({ kube: "1.34", set: ["server.enableUserNamespaces=true"] }));
   assert.equal(podSpec(objs).hostUsers, false);
-  assert.deepEqual([...agent(objs).securityContext.capabilities.add].sort(), ["NET_ADMIN", "SETGID", "SETPCAP", "SETUID", "SYS_ADMIN"]);
+  assert.deepEqual([...agent(objs).securityContext.capabilities.add].sort(), ["NET_ADMIN", "SETGID", "SETUID", "SYS_ADMIN", "SYS_PTRACE"]);
   validateAll(objs);
   expectFailure(helmTemplate({ kube: "1.32", set: ["server.enableUserNamespaces=true"] }), /enableUserNamespaces needs Kubernetes >= 1\.33/, "user namespaces on 1.32");
 });
@@ -243,7 +269,6 @@ test("GPU count becomes the nvidia.com/gpu limit, merged with other resources", 
   assert.equal(r.limits.memory, "8Gi");
   assert.equal(r.requests.cpu, 1);
   validateAll(objs);
-  assert.equal(agent(ok(helmTemplate({}))).resources, undefined, "no resources by default");
 });
 
 test("sandbox image, pull policy and pull secrets", () => {
@@ -278,7 +303,7 @@ test("sandbox service account: created without token automount, annotations, or 
 // --------------------------------------------------------- NetworkPolicy --
 test("NetworkPolicy selects the pod template's own labels and admits only TCP 2222 from the gateway", () => {
   const objs = ok(helmTemplate({ set: ["gateway.namespace=gw", "gateway.podSelector.app=openshell-gateway", "sandbox.sshPort=2222", "sandbox.podLabels.team=ml"] }));
-  const np = one(objs, "NetworkPolicy");
+  const np = ingressPolicy(objs);
   const labels = template(objs).spec.podTemplate.metadata.labels;
   assert.ok(selectorMatches(np.spec.podSelector, labels), `podSelector ${JSON.stringify(np.spec.podSelector)} does not match pod labels ${JSON.stringify(labels)}`);
   assert.ok(Object.keys(np.spec.podSelector.matchLabels || {}).length > 0, "an empty podSelector would select every pod of the namespace");
@@ -289,16 +314,30 @@ test("NetworkPolicy selects the pod template's own labels and admits only TCP 22
   assert.equal(rule.from.length, 1, "one peer: the gateway pods");
   assert.deepEqual(rule.from[0].namespaceSelector, { matchLabels: { "kubernetes.io/metadata.name": "gw" } });
   assert.equal(rule.from[0].podSelector.matchLabels.app, "openshell-gateway");
+  // The gateway selector never matches a sandbox pod, whatever the gateway labels.
+  assert.ok(!selectorMatches(rule.from[0].podSelector, labels), "the sandbox pods match the gateway selector");
   assert.equal(np.metadata.namespace, template(objs).metadata.namespace);
   // Other pods of the namespace (the gateway itself, say) are not selected.
   assert.ok(!selectorMatches(np.spec.podSelector, { "app.kubernetes.io/name": "openshell" }));
   validateAll(objs);
 });
 
+test("NetworkPolicy: the gateway selector never matches the sandbox pods, even with nameOverride=openshell", () => {
+  // Default gateway selector app.kubernetes.io/name=openshell: with
+  // nameOverride=openshell every sandbox pod carries that label too.
+  const objs = ok(helmTemplate({ set: ["nameOverride=openshell"] }));
+  const labels = template(objs).spec.podTemplate.metadata.labels;
+  assert.equal(labels["app.kubernetes.io/name"], "openshell");
+  const peer = ingressPolicy(objs).spec.ingress[0].from[0].podSelector;
+  assert.ok(!selectorMatches(peer, labels), `sandbox pods count as the gateway: ${JSON.stringify(peer)}`);
+  assert.ok(selectorMatches(peer, { "app.kubernetes.io/name": "openshell" }), "the gateway itself still matches");
+  validateAll(objs);
+});
+
 test("NetworkPolicy follows the SSH port and can be disabled", () => {
   const objs = ok(helmTemplate({ set: ["sandbox.sshPort=2022"] }));
-  assert.deepEqual(one(objs, "NetworkPolicy").spec.ingress[0].ports, [{ protocol: "TCP", port: 2022 }]);
-  assert.equal(env(agent(objs)).OPENSHELL_SSH_LISTEN, "0.0.0.0:2022");
+  assert.deepEqual(ingressPolicy(objs).spec.ingress[0].ports, [{ protocol: "TCP", port: 2022 }]);
+  assert.equal(env(agent(objs)).OPENSHELL_SSH_LISTEN, "[::]:2022");
   assert.equal(agent(objs).ports[0].containerPort, 2022);
   assert.ok(none(ok(helmTemplate({ set: ["networkPolicy.enabled=false"] })), "NetworkPolicy"));
 });
@@ -323,10 +362,23 @@ const BAD = [
   [{ set: ["server.enableUserNamespaces=maybe"] }, /enableUserNamespaces.*want boolean/],
   [{ set: ["sandbox.gpuCount=-1"] }, /gpuCount.*minimum/],
   [{ set: ["sandbox.uid=0", "sandbox.gid=0"] }, /sandbox\/uid.*minimum/],
-  [{ set: ["sandbox.uid=1000"] }, /sandbox\.uid and sandbox\.gid go together/],
+  [{ set: ["sandbox.uid=1000", "sandbox.gid=null"] }, /sandbox\.uid and sandbox\.gid go together/],
   [{ setString: ["sandbox.userEnvironment.OPENSHELL_SSH_LISTEN=x"] }, /invalid propertyName 'OPENSHELL_SSH_LISTEN'/],
   [{ set: ["sandbox.workdir=relative/dir"] }, /workdir.*does not match pattern/],
-  [{ set: ["sandbox.shutdownGraceSeconds=30", "sandbox.terminationGracePeriodSeconds=30"] }, /shutdownGraceSeconds \(30\) must be below sandbox\.terminationGracePeriodSeconds \(30\)/],
+  [{ set: ["sandbox.shutdownGraceSeconds=30", "sandbox.terminationGracePeriodSeconds=34"] }, /terminationGracePeriodSeconds \(34\) must be at least sandbox\.shutdownGraceSeconds \(30\) \+ 5/],
+  [{ set: ["sandbox.resources.limits.memory=lots"] }, /resources\/limits\/memory/],
+  [{ setJson: ['sandbox.resources={"limit":{"memory":"1Gi"}}'] }, /additional properties 'limit' not allowed/],
+  [{ setJson: ['sandbox.tolerations=[{"key":"gpu","operator":"Maybe"}]'] }, /tolerations\/0\/operator/],
+  [{ setJson: ['sandbox.tolerations=[{"kye":"gpu"}]'] }, /additional properties 'kye' not allowed/],
+  [{ setJson: ['sandbox.affinity={"nodeAfinity":{}}'] }, /additional properties 'nodeAfinity' not allowed/],
+  [{ set: ["sandboxServiceAccount.name=Sandbox_SA"] }, /sandboxServiceAccount\/name.*does not match pattern/],
+  [{ key: false, set: ["gateway.existingSecret=Gateway Keys"] }, /existingSecret.*does not match pattern/],
+  [{ set: ["policy.existingConfigMap=-policy"] }, /existingConfigMap.*does not match pattern/],
+  [{ set: ["sandbox.runtimeClassName=gVisor"] }, /runtimeClassName.*does not match pattern/],
+  [{ set: ["warmPool.updateStrategy=Rolling"] }, /updateStrategy.*value must be one of/],
+  [{ setJson: ['sandbox.securityContext.seccompProfile={"type":"Localhost"}'] }, /seccompProfile/],
+  [{ set: ["networkPolicy.egress.exceptCIDRs={metadata}"] }, /exceptCIDRs\/0.*does not match pattern/],
+  [{ set: ['gateway.authorizedKeys=command="a b ssh-ed25519 AAAA'] }, /authorizedKeys.*does not match pattern/],
   [{ set: ["sandboxServiceAccount.naem=x"] }, /additional properties 'naem' not allowed/],
   [{ set: ["networkPolicy.enabled=yes"] }, /networkPolicy\/enabled.*want boolean/],
   [{ set: ["gateway.podSelector=null"] }, /gateway\.podSelector must name at least one label/],
@@ -342,6 +394,204 @@ for (const [opts, re] of BAD) {
   test(`bad values rejected with their message: ${label}`, () => expectFailure(helmTemplate(opts), re, label));
 }
 
+// -------------------------------------------- least privilege, ownership --
+test("security context values: seccomp and AppArmor profiles, read-only root, from values", () => {
+  const objs = ok(helmTemplate({ setJson: ['sandbox.securityContext={"seccompProfile":{"type":"Localhost","localhostProfile":"openshell.json"},"appArmorProfile":{"type":"RuntimeDefault"},"readOnlyRootFilesystem":false}'] }));
+  const sc = agent(objs).securityContext;
+  assert.deepEqual(sc.seccompProfile, { type: "Localhost", localhostProfile: "openshell.json" });
+  assert.deepEqual(sc.appArmorProfile, { type: "RuntimeDefault" });
+  assert.equal(sc.readOnlyRootFilesystem, false);
+  validateAll(objs);
+});
+
+test("workspace ownership: fsGroup is the sandbox gid with OnRootMismatch; off for OpenShift's SCC", () => {
+  const objs = ok(helmTemplate({ set: ["sandbox.uid=1500", "sandbox.gid=1600"] }));
+  assert.deepEqual(podSpec(objs).securityContext, { fsGroup: 1600, fsGroupChangePolicy: "OnRootMismatch" });
+  assert.equal(env(agent(objs)).OPENSHELL_SANDBOX_GID, "1600", "the sandbox processes' primary group is the fsGroup");
+  assert.equal(podSpec(ok(helmTemplate({}))).securityContext.fsGroup, 1000, "OpenShell's sandbox gid by default");
+  assert.equal(podSpec(ok(helmTemplate({ set: ["sandbox.workspaceOwnership=false"] }))).securityContext, undefined);
+  validateAll(objs);
+});
+
+test("seed init container: the sandbox image copies its workdir into the claim, as the sandbox user, once", () => {
+  const objs = ok(helmTemplate({ kube: "1.32" }));
+  const spec = podSpec(objs);
+  const seed = spec.initContainers.find((c) => c.name === "seed-workspace");
+  assert.ok(seed, "seed-workspace init container");
+  assert.equal(seed.image, agent(objs).image, "the sandbox image: its own /sandbox is the source");
+  assert.equal(seed.securityContext.runAsUser, 1000);
+  assert.equal(seed.securityContext.runAsGroup, 1000);
+  assert.deepEqual(seed.securityContext.capabilities.drop, ["ALL"]);
+  assert.equal(seed.securityContext.allowPrivilegeEscalation, false);
+  const m = seed.volumeMounts.find((x) => x.name === "workspace");
+  assert.ok(m && m.mountPath !== "/sandbox", "the claim is mounted beside the image's /sandbox");
+  assert.equal(seed.command[0], "sh");
+  assert.match(seed.command[2], /\.openshell-seeded/, "a marker: seeded once");
+  assert.deepEqual(mountsResolve(template(objs).spec.podTemplate, template(objs).spec.volumeClaimTemplates), []);
+  validateAll(objs);
+  const off = podSpec(ok(helmTemplate({ set: ["sandbox.seedWorkspace=false"] })));
+  assert.ok(!(off.initContainers || []).some((c) => c.name === "seed-workspace"));
+});
+
+// ---------------------------------------------------------- egress policy --
+test("egress NetworkPolicy: DNS to the cluster DNS, TCP anywhere but cloud metadata; on by default", () => {
+  const objs = ok(helmTemplate({}));
+  const np = egressPolicy(objs);
+  assert.ok(selectorMatches(np.spec.podSelector, template(objs).spec.podTemplate.metadata.labels), "selects the sandbox pods");
+  assert.deepEqual(np.spec.policyTypes, ["Egress"]);
+  const [dns, tcp] = np.spec.egress;
+  assert.deepEqual(dns.to, [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } }, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }]);
+  assert.deepEqual(dns.ports, [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }]);
+  assert.deepEqual(tcp.ports, [{ protocol: "TCP" }], "TCP on every port");
+  assert.deepEqual(tcp.to[0].ipBlock, { cidr: "0.0.0.0/0", except: ["169.254.169.254/32"] });
+  assert.equal(tcp.to[1].ipBlock.cidr, "::/0");
+  assert.equal(np.spec.egress.length, 2, "nothing else: no UDP beyond DNS");
+  validateAll(objs);
+  const off = ok(helmTemplate({ set: ["networkPolicy.egress.enabled=false"] }));
+  assert.ok(!off.some((o) => o.kind === "NetworkPolicy" && o.spec.policyTypes.includes("Egress")));
+});
+
+test("the values' claude_code network_policies example passes the supervisor's validate-policy", () => {
+  const bin = process.env.OPENSHELL_SUPERVISOR_BINARY || path.join(root, "build", "supervisor", "openshell-supervisor");
+  assert.ok(existsSync(bin), `no supervisor binary at ${bin} (build it first)`);
+  const text = readFileSync(path.join(chartDir, "values.yaml"), "utf8");
+  const lines = text.split("\n");
+  const start = lines.findIndex((l) => /^\s*# network_policies:/.test(l));
+  assert.ok(start > 0, "values.yaml shows a network_policies example");
+  const block = [];
+  for (let i = start; i < lines.length && /^\s*#\s{1,}/.test(lines[i]); i++) block.push(lines[i].replace(/^(\s*)# /, "$1"));
+  const example = parseYaml(block.join("\n"));
+  const rule = example.network_policies.claude_code;
+  assert.deepEqual(rule.endpoints, [{ host: "api.anthropic.com", port: 443 }]);
+  assert.ok(rule.binaries.some((b) => /claude$/.test(b.path)) && rule.binaries.some((b) => /node$/.test(b.path)));
+  const doc = { ...parseYaml(one(ok(helmTemplate({})), "ConfigMap").data["policy.yaml"]), ...example };
+  const dir = mkdtempSync(path.join(tmpdir(), "policy-"));
+  try {
+    writeFileSync(path.join(dir, "p.yaml"), JSON.stringify(doc));
+    const r = run(bin, ["validate-policy", path.join(dir, "p.yaml")]);
+    assert.equal(r.code, 0, `${r.stdout}${r.stderr}`);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
+// ------------------------------------------------------ stale warm pools --
+test("checksums of policy and keys on the pod template change with them; warm pool updateStrategy", () => {
+  const ann = (o) => template(o).spec.podTemplate.metadata.annotations;
+  const base = ann(ok(helmTemplate({})));
+  assert.match(base["checksum/policy"], /^[0-9a-f]{64}$/);
+  assert.match(base["checksum/gateway-keys"], /^[0-9a-f]{64}$/);
+  const pol = ann(ok(helmTemplate({ setJson: ['policy.document={"version":1,"landlock":{"compatibility":"hard_requirement"}}'] })));
+  assert.notEqual(pol["checksum/policy"], base["checksum/policy"], "a new policy changes the pod template");
+  assert.equal(pol["checksum/gateway-keys"], base["checksum/gateway-keys"]);
+  const keys = ann(ok(helmTemplate({ key: false, set: ["gateway.authorizedKeys=ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIRotatedKeyRotatedKeyRotatedKey00000000 gw2"] })));
+  assert.notEqual(keys["checksum/gateway-keys"], base["checksum/gateway-keys"], "new keys change the pod template");
+  const img = ann(ok(helmTemplate({ set: ["supervisor.image.tag=0.2.0"] })));
+  assert.notEqual(img["openshell.io/supervisor-image"], base["openshell.io/supervisor-image"], "a new supervisor image changes the pod template");
+  const objs = ok(helmTemplate({}));
+  assert.deepEqual(one(objs, "SandboxWarmPool").spec.updateStrategy, { type: "Recreate" });
+  assert.deepEqual(one(ok(helmTemplate({ set: ["warmPool.updateStrategy=OnReplenish"] })), "SandboxWarmPool").spec.updateStrategy, { type: "OnReplenish" });
+  validateAll(objs);
+});
+
+// ---------------------------------------------------------------- helm test --
+test("helm test pod: the sandbox's image, delivery, security context and policy, running check", () => {
+  for (const kube of ["1.32", "1.36"]) {
+    const objs = ok(helmTemplate({ kube }));
+    const pod = one(objs, "Pod");
+    assert.equal(pod.metadata.annotations["helm.sh/hook"], "test");
+    const c = pod.spec.containers[0];
+    const a = agent(objs);
+    assert.deepEqual(c.command, a.command);
+    assert.deepEqual(c.args, ["check"]);
+    assert.equal(c.image, a.image);
+    assert.deepEqual(c.securityContext, a.securityContext);
+    assert.equal(env(c).OPENSHELL_POLICY_FILE, env(a).OPENSHELL_POLICY_FILE);
+    assert.equal(env(c).OPENSHELL_SSH_LISTEN, "off");
+    assert.deepEqual(pod.spec.volumes.find((v) => v.name === "openshell-policy"), volume(podSpec(objs), "openshell-policy"));
+    assert.deepEqual(volume(pod.spec, "openshell-supervisor"), volume(podSpec(objs), "openshell-supervisor"));
+    assert.equal(pod.spec.restartPolicy, "Never");
+    assert.deepEqual(mountsResolve(pod, []), []);
+    validateAll([pod]);
+  }
+});
+
+// ----------------------------------------------------------- OpenShift --
+test("OpenShift: openshift.scc binds the ServiceAccount (default openshell-sandbox) to the privileged SCC", () => {
+  assert.equal(one(ok(helmTemplate({})), "ServiceAccount").metadata.name, "openshell-sandbox");
+  assert.ok(none(ok(helmTemplate({})), "RoleBinding"));
+  const objs = ok(helmTemplate({ set: ["openshift.scc=true"] }));
+  const rb = one(objs, "RoleBinding");
+  assert.deepEqual(rb.roleRef, { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "system:openshift:scc:privileged" });
+  assert.deepEqual(rb.subjects, [{ kind: "ServiceAccount", name: "openshell-sandbox", namespace: "openshell" }]);
+  assert.equal(podSpec(objs).serviceAccountName, "openshell-sandbox");
+  validateAll(objs);
+});
+
+test("authorized_keys lines with quoted options pass the schema", () => {
+  const k = 'from="10.0.0.0/8,fd00::/8",command="echo a b" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOpenShellChartTestKeyOnlyNotARealKey0000 gw@x';
+  const objs = ok(helmTemplate({ key: false, setJson: [`gateway.authorizedKeys=${JSON.stringify(k + "\n# comment\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOpenShellChartTestKeyOnlyNotARealKey0001\n")}`] }));
+  assert.match(one(objs, "Secret").stringData.authorized_keys, /command="echo a b"/);
+});
+
+// ----------------------------------------- lookups against a (fake) cluster --
+const NODE = (name, kubelet, runtime) => ({ apiVersion: "v1", kind: "Node", metadata: { name }, status: { nodeInfo: { kubeletVersion: kubelet, containerRuntimeVersion: runtime } } });
+const NS = (name, enforce) => ({ apiVersion: "v1", kind: "Namespace", metadata: { name, labels: enforce ? { "pod-security.kubernetes.io/enforce": enforce } : {} } });
+async function againstCluster(objects, args = []) {
+  const api = await startFakeApi({ objects });
+  try {
+    const r = run(HELM, ["template", "t", chartDir, "-n", "openshell", "-f", LINT_VALUES, "--set", "preflight.enabled=true",
+      "--dry-run=server", "--disable-openapi-validation", ...args], { env: { ...process.env, KUBECONFIG: api.kubeconfig } });
+    r.requests = await api.requests();
+    r.objects = r.code === 0 ? parseDocs(r.stdout) : [];
+    return r;
+  } finally { await api.close(); }
+}
+
+test("preflight (lookup): a namespace enforcing baseline or restricted fails with the fix; privileged passes", async () => {
+  for (const level of ["baseline", "restricted"]) {
+    const r = await againstCluster([NS("openshell", level)]);
+    assert.ok(r.requests.includes("GET /api/v1/namespaces/openshell"), "the namespace was looked up");
+    expectFailure(r, new RegExp(`namespace openshell enforces the "${level}" Pod Security level.*kubectl label namespace openshell pod-security\\.kubernetes\\.io/enforce=privileged`), level);
+  }
+  for (const ns of [NS("openshell", "privileged"), NS("openshell", "")]) {
+    const r = await againstCluster([ns]);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  const off = await againstCluster([NS("openshell", "restricted")], ["--set", "preflight.enabled=false"]);
+  assert.equal(off.code, 0, off.stderr);
+});
+
+test("delivery (lookup of Nodes): image-volume only when every kubelet >= 1.35 and runtime supports it", async () => {
+  const cases = [
+    [[NODE("a", "v1.35.1", "containerd://2.1.3"), NODE("b", "v1.36.0", "cri-o://1.31.2")], "image-volume", /all 2 nodes/],
+    [[NODE("a", "v1.35.1", "containerd://2.1.3"), NODE("old", "v1.33.4", "containerd://2.1.3")], "init-container", /1 of 2 nodes.*old \(kubelet v1\.33\.4/],
+    [[NODE("a", "v1.35.1", "containerd://2.0.5")], "init-container", /a \(kubelet v1\.35\.1, containerd:\/\/2\.0\.5\)/],
+    [[NODE("a", "v1.35.0-eks-1", "cri-o://1.30.9")], "init-container", /cri-o:\/\/1\.30\.9/],
+    [[NODE("a", "v1.35.0", "docker://27.1.0")], "init-container", /docker/],
+  ];
+  for (const [nodes, method, why] of cases) {
+    const r = await againstCluster(nodes);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(r.requests.includes("GET /api/v1/nodes"), "the nodes were looked up");
+    assertDelivery(r.objects, method);
+    assert.match(template(r.objects).metadata.annotations["openshell.io/supervisor-delivery-reason"] || "", why, `${method}: reason`);
+  }
+  // The explicit value wins even against the nodes.
+  const r = await againstCluster([NODE("old", "v1.33.4", "containerd://1.7.0")], ["--set", "supervisor.sideloadMethod=image-volume"]);
+  assertDelivery(r.objects, "image-volume");
+});
+
+test("delivery without a cluster (helm template) keeps the version rule and NOTES says why", () => {
+  const t34 = template(ok(helmTemplate({ kube: "1.34" })));
+  assert.match(t34.metadata.annotations["openshell.io/supervisor-delivery-reason"], /^Kubernetes v1\.34(\.0)? < 1\.35$/);
+  const t35 = template(ok(helmTemplate({ kube: "1.35" })));
+  assert.match(t35.metadata.annotations["openshell.io/supervisor-delivery-reason"], /nodes could not be read/);
+  const r = run(HELM, ["install", "t", chartDir, "--dry-run=client", "--namespace", "openshell", "-f", LINT_VALUES]);
+  assert.equal(r.code, 0, r.stderr);
+  const notes = r.stdout.slice(r.stdout.indexOf("NOTES:"));
+  assert.match(notes, /Supervisor delivery: image-volume \(image [^)]*\),\nbecause Kubernetes v1\.\d+\.\d+ >= 1\.35 \(the nodes could not be read/);
+  assert.match(notes, /Pod Security: sandbox pods need the "privileged" level/);
+});
+
 // ------------------------------------- the validators reject real mistakes --
 test("schema validation is real: a render with an unknown container field is rejected", () => {
   const objs = ok(helmTemplate({ setJson: ['sandbox.extraEnv=[{"name":"X","vaule":"typo"}]'] }));
@@ -356,7 +606,7 @@ test("schema validation is real: wrong types and missing required fields in the 
   const problems = validateObject(t, schemas);
   assert.ok(problems.some((p) => /capabilities\/add must be array/.test(p)), `string capabilities passed: ${problems}`);
   assert.ok(problems.some((p) => /required property 'name'/.test(p)), `nameless container passed: ${problems}`);
-  const np = structuredClone(one(ok(helmTemplate({})), "NetworkPolicy"));
+  const np = structuredClone(ingressPolicy(ok(helmTemplate({}))));
   np.spec.ingress[0].ports[0].port = { number: 2222 };
   np.spec.ingress[0].form = np.spec.ingress[0].from;
   const np2 = validateObject(np, schemas);
@@ -445,7 +695,14 @@ function assertSideloaded(o, method) {
     assert.deepEqual(ic.args, ["copy-self", SUPERVISOR]);
   }
   assert.equal(target.securityContext?.seccompProfile?.type, "Unconfined");
-  assert.ok(["SYS_ADMIN", "NET_ADMIN", "SETPCAP"].every((c) => target.securityContext.capabilities.add.includes(c)));
+  // The same measured list as the chart's agent container.
+  const chartCaps = agent(ok(helmTemplate({}))).securityContext.capabilities;
+  assert.deepEqual(target.securityContext.capabilities, chartCaps, `${o.kind}: capabilities differ from the chart's`);
+  // Runs as it is: either SSH is off, or the gateway keys are mounted from a Secret.
+  const sshOff = (target.env || []).some((e) => e.name === "OPENSHELL_SSH_LISTEN" && e.value === "off");
+  const keys = (target.volumeMounts || []).find((x) => x.mountPath === "/etc/openshell/ssh");
+  assert.ok(sshOff || (keys && volume(spec, keys.name)?.secret?.items?.some((i) => i.path === "authorized_keys")),
+    `${o.kind}/${o.metadata.name}: SSH on without gateway keys: the supervisor would refuse to start`);
   return target;
 }
 for (const method of ["image-volume", "init-container"]) {
@@ -453,15 +710,20 @@ for (const method of ["image-volume", "init-container"]) {
     const objs = kustomize(path.join(SIDELOAD, "examples", method));
     const pod = one(objs, "Pod");
     const st = one(objs, "SandboxTemplate");
-    for (const o of [pod, st]) {
+    assert.deepEqual(objs.map((o) => o.kind).sort(), ["Deployment", "Job", "Pod", "SandboxTemplate"]);
+    for (const o of objs) {
       const c = assertSideloaded(o, method);
       assert.deepEqual(c.args?.slice(0, 2), ["run", "--"], `${o.kind}: the original command becomes the main process after --`);
       assert.ok(c.args.length > 2, `${o.kind}: the original command is kept`);
     }
-    const problems = [st].flatMap((o) => validateObject(o, schemas));
+    const problems = [st, pod].flatMap((o) => validateObject(o, schemas));
     assert.deepEqual(problems, []);
     const p = core.get("PodTemplateSpec");
-    assert.ok(p({ metadata: pod.metadata, spec: pod.spec }), `Pod spec rejected: ${JSON.stringify(p.errors?.slice(0, 3))}`);
+    for (const o of objs.filter((x) => x.spec.template)) {
+      assert.ok(p(o.spec.template), `${o.kind} pod template rejected: ${JSON.stringify(p.errors?.slice(0, 3))}`);
+    }
+    // The patches add to an existing securityContext: the Deployment's own field stays.
+    assert.equal(one(objs, "Deployment").spec.template.spec.containers[0].securityContext.readOnlyRootFilesystem, true);
   });
 }
 
@@ -469,11 +731,11 @@ test("sideload: the images transformer rewrites the supervisor image in both for
   const iv = kustomize(path.join(SIDELOAD, "examples", "image-volume"));
   for (const o of iv) {
     const spec = podSpecOf(o);
-    assert.equal(volume(spec, "openshell-supervisor").image.reference, "registry.example.com/openshell/openshell-supervisor:0.1.0", `${o.kind}: image volume reference`);
+    assert.equal(volume(spec, "openshell-supervisor").image.reference, `registry.example.com/openshell/openshell-supervisor:${chartVersion()}`, `${o.kind}: image volume reference`);
   }
   const ic = kustomize(path.join(SIDELOAD, "examples", "init-container"));
   for (const o of ic) {
-    assert.equal(podSpecOf(o).initContainers[0].image, "registry.example.com/openshell/openshell-supervisor:0.1.0", `${o.kind}: init container image`);
+    assert.equal(podSpecOf(o).initContainers[0].image, `registry.example.com/openshell/openshell-supervisor:${chartVersion()}`, `${o.kind}: init container image`);
   }
   const dir = mkdtempSync(path.join(tmpdir(), "sideload-"));
   try {
@@ -484,6 +746,41 @@ test("sideload: the images transformer rewrites the supervisor image in both for
     const out = one(kustomize(dir), "Pod");
     assert.deepEqual(out.spec, pod.spec, "a Pod without the label was changed");
   } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
+test("sideload: both components, or one applied twice, is an error (not run -- run --, not duplicate volumes)", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "sideload-"));
+  try {
+    const rel = (p) => path.relative(dir, p);
+    const comps = (list) => list.map((c) => rel(path.join(SIDELOAD, "components", c))).join(", ");
+    writeFileSync(path.join(dir, "kustomization.yaml"), `resources: [${rel(path.join(SIDELOAD, "examples", "base"))}]\ncomponents: [${comps(["init-container", "image-volume"])}]\n`);
+    let r = run(KUBECTL, ["kustomize", dir]);
+    assert.notEqual(r.code, 0, "both components accepted");
+    assert.match(r.stderr, /containers\/0\/command/);
+    writeFileSync(path.join(dir, "kustomization.yaml"), `resources: [${rel(path.join(SIDELOAD, "examples", "image-volume"))}]\ncomponents: [${comps(["image-volume"])}]\n`);
+    r = run(KUBECTL, ["kustomize", dir]);
+    assert.notEqual(r.code, 0, "the same component applied twice was accepted");
+    assert.match(r.stderr, /containers\/0\/command/);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
+test("sideload: the components' patches are what sideload/generate.py writes (one template for every target shape)", () => {
+  const r = run("python3", [path.join(SIDELOAD, "generate.py"), "--check"]);
+  assert.equal(r.code, 0, r.stderr);
+});
+
+test("one version source: VERSION feeds meson, the chart, the sideload tags and the image", () => {
+  const v = readFileSync(path.join(root, "VERSION"), "utf8").trim();
+  assert.match(v, /^\d+\.\d+\.\d+/);
+  assert.match(readFileSync(path.join(root, "meson.build"), "utf8"), /version: files\('VERSION'\)/);
+  const chart = parseYaml(readFileSync(path.join(chartDir, "Chart.yaml"), "utf8"));
+  assert.equal(chart.version, v);
+  assert.equal(chart.appVersion, v);
+  for (const m of ["image-volume", "init-container"]) {
+    const k = parseYaml(readFileSync(path.join(SIDELOAD, "examples", m, "kustomization.yaml"), "utf8"));
+    assert.equal(k.images[0].newTag, v, `examples/${m} newTag`);
+  }
+  assert.match(readFileSync(path.join(root, "image", "build.sh"), "utf8"), /VERSION/);
 });
 
 test("sideload: a target without the lists the patch appends to fails loudly, not silently", () => {

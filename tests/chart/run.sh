@@ -1,7 +1,7 @@
 #!/bin/sh
 # Chart and sideload tests: helm lint, helm template for Kubernetes 1.32-1.36,
-# every rendered object validated against the agent-sandbox CRDs in
-# ../shared/k8s-schemas and the Kubernetes core schemas, kubectl kustomize of
+# every rendered object validated against the agent-sandbox CRDs vendored
+# in tests/chart/crds/ (v0.5.6) and the Kubernetes core schemas, kubectl kustomize of
 # sideload/. Installs its tools first (setup.sh). Last line: "N passed, N failed".
 # Usage: tests/chart/run.sh [REGEX]   (REGEX selects tests by name)
 set -eu

@@ -10,10 +10,14 @@
 # mounted files, the delivery is read-only, `podman stop` ends it cleanly
 # within the grace period, and OpenSSH's ssh gets in through a published port.
 #
-# The sandbox containers get what the supervisor needs to build namespaces,
-# the same set the Helm chart grants (not --privileged):
-#   --cap-add SYS_ADMIN,NET_ADMIN,SETPCAP
-#   --security-opt seccomp=unconfined --security-opt apparmor=unconfined
+# The sandbox containers run exactly as the Helm chart's agent container
+# (taken from its render, chart_facts.mjs): --cap-drop=all plus exactly the
+# chart's capabilities.add, a read-only root filesystem when the chart sets
+# one, --security-opt seccomp=unconfined,apparmor=unconfined. The suite also
+# proves each of those capabilities necessary, runs the supervisor in a user
+# namespace of the runtime's (--userns=auto, as hostUsers: false), checks
+# workspace ownership with the chart's fsGroup and seed script, IPv4
+# fallback of the dual-stack listener, and gateway key rotation.
 #
 # Environment:
 #   OPENSHELL_SUPERVISOR_BINARY  static binary to package (default:
@@ -38,6 +42,9 @@ if [ "$(id -u)" != 0 ]; then
 fi
 "$here/setup.sh" >&2 || { echo "setup.sh failed" >&2; exit 2; }
 . "$here/env.sh"
+tools=$("$root/tests/chart/setup.sh" 2>/dev/null | tail -n 1) || { echo "tests/chart/setup.sh failed" >&2; exit 2; }
+facts=$(node "$here/chart_facts.mjs" "$tools/helm/helm") || { echo "rendering the chart failed" >&2; exit 2; }
+eval "$facts"
 
 CACHE=$OPENSHELL_TEST_CACHE
 SUP_IMG=localhost/openshell-e2e/supervisor:test
@@ -88,70 +95,100 @@ binary=${OPENSHELL_SUPERVISOR_BINARY:-$root/build/supervisor/openshell-superviso
 # The previous run's image would otherwise linger untagged in the cache.
 pm rmi -f "$SUP_IMG" >/dev/null 2>&1
 if [ "${OPENSHELL_E2E_FULL_BUILD:-0}" != 1 ] && [ -x "$binary" ]; then
-    log "packaging $binary (Containerfile target prebuilt)"
-    mkdir -p "$work/ctx"
-    cp "$binary" "$work/ctx/openshell-supervisor"
-    # --no-cache: buildah 1.28 reuses a cached LABEL layer whatever the
-    # build arguments, so VERSION/SOURCE would not reach the labels.
-    build_out=$(pm build --no-cache -f "$root/image/Containerfile" --target prebuilt \
-        --build-arg PREBUILT=openshell-supervisor --build-arg SOURCE=file://"$root" \
-        -t "$SUP_IMG" "$work/ctx" 2>&1) \
+    log "packaging $binary (image/build.sh --prebuilt)"
+    build_out=$(PODMAN="podman --runtime runc" "$root/image/build.sh" --prebuilt "$binary" --base "$BASE_IMG" -t "$SUP_IMG" 2>&1) \
         || fatal "supervisor image (prebuilt target) builds" "$(echo "$build_out" | tail -5)"
     expected_sha=$(sha256sum "$binary" | cut -d' ' -f1)
 else
     log "building the supervisor image with its builder stage (slow: apt and a full compile)"
-    # --no-cache for the same LABEL reason as above (it redoes the apt step).
-    build_out=$(pm build --no-cache --network host -f "$root/image/Containerfile" \
-        --ignorefile "$root/image/Containerfile.dockerignore" \
-        --build-arg BASE="$BASE_IMG" --build-arg SOURCE=file://"$root" \
-        -t "$SUP_IMG" "$root" 2>&1) \
+    build_out=$(PODMAN="podman --runtime runc" "$root/image/build.sh" --base "$BASE_IMG" -t "$SUP_IMG" 2>&1) \
         || fatal "supervisor image (builder stage) builds" "$(echo "$build_out" | tail -15)"
     # Uncached builds leave their builder layers behind (about 1 GB each).
     pm image prune -f >/dev/null 2>&1
     expected_sha=""
 fi
-ok "supervisor image builds from image/Containerfile"
+ok "supervisor image builds from image/Containerfile (image/build.sh)"
 
-# Only /openshell-supervisor, mode 0555, statically linked, as entrypoint.
+# /openshell-supervisor (0555), the same inode at /openshell-sandbox, and
+# /licenses: nothing else.
 cid=$(pm create "$SUP_IMG")
 pm export "$cid" > "$work/sup.tar"
 pm rm "$cid" >/dev/null
-listing=$(tar -tvf "$work/sup.tar" | grep -v '/$' | grep -v ' \./$' || true)
-files=$(tar -tf "$work/sup.tar" | sed 's|^\./||' | grep -v '/$' | grep -v '^$' | grep -vE '^(etc|dev|proc|sys|run)(/|$)' || true)
-mode=$(tar -tvf "$work/sup.tar" | awk '$NF ~ /^\.?\/?openshell-supervisor$/ {print $1}')
-if [ "$files" = "openshell-supervisor" ] && [ "$mode" = "-r-xr-xr-x" ]; then
-    ok "image holds only /openshell-supervisor, mode 0555"
+mkdir -p "$work/supfs"
+tar -xf "$work/sup.tar" -C "$work/supfs"
+files=$(cd "$work/supfs" && find . -type f -o -type l | sed 's|^\./||' | grep -vE '^(etc|dev|proc|sys|run)(/|$)' | grep -v '^licenses/' | sort | tr '\n' ' ')
+mode=$(stat -c '%a' "$work/supfs/openshell-supervisor" 2>/dev/null)
+if [ "$files" = "openshell-sandbox openshell-supervisor " ] && [ "$mode" = 555 ]; then
+    ok "image holds /openshell-supervisor (mode 0555), /openshell-sandbox and /licenses only"
 else
-    bad "image holds only /openshell-supervisor, mode 0555" "files: $(echo $files)" "mode: $mode" "$listing"
+    bad "image holds /openshell-supervisor (mode 0555), /openshell-sandbox and /licenses only" "files: $files" "mode: $mode"
 fi
-tar -xf "$work/sup.tar" -C "$work" openshell-supervisor 2>/dev/null || tar -xf "$work/sup.tar" -C "$work" ./openshell-supervisor
-if file -L "$work/openshell-supervisor" | grep -q 'statically linked' && ! file -L "$work/openshell-supervisor" | grep -q 'interpreter'; then
+if [ "$(stat -c %i "$work/supfs/openshell-supervisor")" = "$(stat -c %i "$work/supfs/openshell-sandbox" 2>/dev/null)" ]; then
+    ok "/openshell-sandbox is a hard link of /openshell-supervisor (OpenShell's driver path)"
+else
+    bad "/openshell-sandbox is a hard link of /openshell-supervisor" "$(ls -li "$work/supfs" 2>&1)"
+fi
+if file -L "$work/supfs/openshell-supervisor" | grep -q 'statically linked' && ! file -L "$work/supfs/openshell-supervisor" | grep -q 'interpreter'; then
     ok "packaged binary is statically linked (no interpreter, no libc needed)"
 else
-    bad "packaged binary is statically linked" "$(file -L "$work/openshell-supervisor")"
+    bad "packaged binary is statically linked" "$(file -L "$work/supfs/openshell-supervisor")"
 fi
-[ -z "$expected_sha" ] && expected_sha=$(sha256sum "$work/openshell-supervisor" | cut -d' ' -f1)
+[ -z "$expected_sha" ] && expected_sha=$(sha256sum "$work/supfs/openshell-supervisor" | cut -d' ' -f1)
+
+# One notice per statically linked library, as image/licenses/libraries lists them.
+missing=""
+while read -r lib pkg spdx; do
+    grep -q "^License: $spdx\$" "$work/supfs/licenses/$lib.txt" 2>/dev/null || missing="$missing $lib"
+done < "$root/image/licenses/libraries"
+for l in boost LICENSE LGPL-2.1 GPL-3; do
+    [ -s "$work/supfs/licenses/$l.txt" ] || [ -s "$work/supfs/licenses/$l" ] || missing="$missing $l"
+done
+[ -z "$missing" ] && ok "/licenses has the notice of every linked library ($(wc -l < "$root/image/licenses/libraries") + boost) and LICENSE" \
+    || bad "/licenses has the notice of every linked library" "missing:$missing"
 
 ep=$(pm image inspect "$SUP_IMG" --format '{{json .Config.Entrypoint}}')
 [ "$ep" = '["/openshell-supervisor"]' ] && ok "entrypoint is /openshell-supervisor" || bad "entrypoint is /openshell-supervisor" "got $ep"
-missing=""
-for l in title description source version licenses; do
+labels=$(pm image inspect "$SUP_IMG" --format '{{json .Labels}}')
+missing="" empty=""
+for l in title description source version revision created licenses base.name; do
     v=$(pm image inspect "$SUP_IMG" --format "{{index .Labels \"org.opencontainers.image.$l\"}}")
     [ -n "$v" ] || missing="$missing $l"
 done
-[ -z "$missing" ] && ok "OCI labels title, description, source, version, licenses" || bad "OCI labels present" "missing or empty:$missing"
+empty=$(echo "$labels" | python3 -c 'import json,sys; print(" ".join(k for k,v in json.load(sys.stdin).items() if not v))')
+[ -z "$missing$empty" ] && ok "OCI labels title, description, source, version, revision, created, licenses, base.name set; no empty label" \
+    || bad "OCI labels set, none empty" "missing:$missing" "empty: $empty"
+want_version=$(tr -d ' \n' < "$root/VERSION")
+got_version=$(pm image inspect "$SUP_IMG" --format '{{index .Labels "org.opencontainers.image.version"}}')
+got_rev=$(pm image inspect "$SUP_IMG" --format '{{index .Labels "org.opencontainers.image.revision"}}')
+got_base=$(pm image inspect "$SUP_IMG" --format '{{index .Labels "org.opencontainers.image.base.name"}}')
+if [ "$got_version" = "$want_version" ] && [[ $got_rev == $(git -C "$root" rev-parse HEAD)* ]] && [[ $got_base == *@sha256:* ]]; then
+    ok "labels: version $got_version from VERSION, revision of HEAD, base pinned by digest"
+else
+    bad "labels: version from VERSION, revision of HEAD, base by digest" "version $got_version (want $want_version)" "revision $got_rev" "base $got_base"
+fi
+spdx=$(pm image inspect "$SUP_IMG" --format '{{index .Labels "org.opencontainers.image.licenses"}}')
+nolic=""
+while read -r _ _ l; do [[ $spdx == *"$l"* ]] || nolic="$nolic [$l]"; done < "$root/image/licenses/libraries"
+[[ $spdx == Apache-2.0* ]] && [ -z "$nolic" ] && ok "licenses label is an SPDX expression covering every library: $spdx" \
+    || bad "licenses label covers every library" "$spdx" "missing:$nolic"
 
-if out=$(pm run --rm "$SUP_IMG" version 2>&1) && echo "$out" | grep -q 'openshell-supervisor'; then
+if out=$(pm run --rm "$SUP_IMG" version 2>&1) && echo "$out" | grep -q "openshell-supervisor $want_version"; then
     ok "podman run IMAGE version: $out"
 else
     bad "podman run IMAGE version" "$out"
+fi
+if out=$(pm run --rm --entrypoint /openshell-sandbox "$SUP_IMG" version 2>&1) && echo "$out" | grep -q 'openshell-supervisor'; then
+    ok "the image runs as /openshell-sandbox too"
+else
+    bad "the image runs as /openshell-sandbox" "$out"
 fi
 
 # ---------------------------------------------------------- sandbox images --
 mkdir -p "$work/deb" "$work/bb/bin" "$work/bb/etc"
 cat > "$work/deb/Containerfile" <<EOF
 FROM $BASE_IMG
-RUN useradd --create-home --uid 1000 --shell /bin/bash sandbox && mkdir -p /sandbox /app
+RUN useradd --home-dir /sandbox --create-home --uid 1000 --shell /bin/bash sandbox && mkdir -p /app \
+ && echo "# image-home-marker" >> /sandbox/.bashrc
 EOF
 build_out=$(pm build -t "$DEB_IMG" "$work/deb" 2>&1) && ok "Debian sandbox image builds" \
     || fatal "Debian sandbox image builds" "$(echo "$build_out" | tail -5)"
@@ -192,9 +229,21 @@ filesystem_policy:
   read_write: [/tmp, /dev/null]
 landlock:
   compatibility: best_effort
+# Its own network namespace: what NET_ADMIN is for.
+network:
+  mode: none
+# Seen inside the sandbox only if the supervisor read this file.
+environment:
+  OE2E_POLICY_MARKER: "$policy_marker"
 EOF
 
-RUN_SEC=(--cap-add SYS_ADMIN,NET_ADMIN,SETPCAP --security-opt seccomp=unconfined --security-opt apparmor=unconfined)
+# Exactly the chart's agent container: every default capability dropped, its
+# list added, its read-only root (--read-only-tmpfs=false: Kubernetes mounts
+# no tmpfs of its own on /tmp, /run).
+RUN_SEC=(--cap-drop="$CHART_CAPS_DROP" --cap-add="$CHART_CAPS" --security-opt seccomp=unconfined --security-opt apparmor=unconfined)
+[ "$CHART_RO_ROOT" = true ] && RUN_SEC+=(--read-only --read-only-tmpfs=false)
+[ "$CHART_CAPS_DROP" = ALL ] || bad "the chart drops every default capability" "drop: $CHART_CAPS_DROP"
+log "agent container as the chart renders it: ${RUN_SEC[*]}"
 RUN_FILES=(-v "$work/policy.yaml:/etc/openshell/policy.yaml:ro" -v "$work/keys:/etc/openshell/ssh:ro")
 
 # Delivery (b) needs a volume filled by copy-self, run like the chart's init
@@ -227,7 +276,10 @@ ssh_to() { # port key command...
 # One sandbox run: image, delivery ("image" or "volume"), label for messages.
 scenario() {
     local img=$1 delivery=$2 what="$3 / $2 delivery"
-    local name="$TAG-$(echo "$3-$2" | tr -c 'a-z0-9\n' '-')"
+    shift 3
+    local extra_args=("$@")
+    [ ${#extra_args[@]} -gt 0 ] && what="$what, ${extra_args[*]}"
+    local name="$TAG-$(echo "$what" | tr -c 'a-z0-9\n' '-' | cut -c1-40)-$RANDOM"
     local mount
     if [ "$delivery" = image ]; then
         mount=(--mount "type=image,source=$SUP_IMG,destination=/opt/openshell/bin")
@@ -249,10 +301,20 @@ scenario() {
         mount=(-v "$vol:/opt/openshell/bin:ro")
     fi
 
-    if ! out=$(pm run -d --name "$name" --label "openshell-e2e=$TAG" "${RUN_SEC[@]}" "${RUN_FILES[@]}" \
-            "${mount[@]}" -p 127.0.0.1::2222 -e OPENSHELL_SHUTDOWN_GRACE_SECS=$SUP_GRACE \
-            -e OPENSHELL_LOG_LEVEL=info --stop-timeout $STOP_TIMEOUT \
-            --entrypoint "$BIN" "$img" run -- sleep 3600 2>&1); then
+    local files=("${RUN_FILES[@]}")
+    if [[ " ${extra_args[*]} " == *" --userns=auto "* ]]; then
+        # Root of the runtime's user namespace is not host root: it cannot
+        # read the root-only key file (the kubelet gives a Secret volume to
+        # the pod's user namespace). The public keys, world-readable.
+        mkdir -p "$work/keys-userns"
+        install -m 0644 "$work/keys/authorized_keys" "$work/keys-userns/authorized_keys"
+        files=(-v "$work/policy.yaml:/etc/openshell/policy.yaml:ro" -v "$work/keys-userns:/etc/openshell/ssh:ro")
+    fi
+    # OPENSHELL_SSH_LISTEN as the chart sets it (the dual-stack default).
+    if ! out=$(pm run -d --name "$name" --label "openshell-e2e=$TAG" "${RUN_SEC[@]}" "${files[@]}" \
+            "${extra_args[@]}" "${mount[@]}" -p 127.0.0.1::2222 -e OPENSHELL_SHUTDOWN_GRACE_SECS=$SUP_GRACE \
+            -e OPENSHELL_LOG_LEVEL=info -e OPENSHELL_SSH_LISTEN="$CHART_LISTEN" --stop-timeout $STOP_TIMEOUT \
+            --entrypoint "$BIN" "$img" run -- sh -c 'echo "policy-marker=$OE2E_POLICY_MARKER"; exec sleep 3600' 2>&1); then
         bad "$what: container starts" "$out"
         return
     fi
@@ -275,18 +337,27 @@ scenario() {
     else
         bad "$what: PID 1 is the delivered supervisor" "argv0: $cmd0" "exe sha256: $exe_sha (want $expected_sha)"
     fi
+    if [[ " ${extra_args[*]} " == *" --userns=auto "* ]]; then
+        local host_uid
+        host_uid=$(awk '/^Uid:/ {print $2}' "/proc/$hpid/status")
+        if [ "$host_uid" != 0 ] && [ "$(pm exec "$name" id -u)" = 0 ]; then
+            ok "$what: the supervisor is root in the container but host uid $host_uid (as with hostUsers: false)"
+        else
+            bad "$what: the supervisor runs in a user namespace of the runtime's" "host uid $host_uid"
+        fi
+    fi
     if pm top "$name" args 2>/dev/null | grep -q '^sleep 3600'; then
         ok "$what: the main process (sleep 3600) runs under it"
     else
         bad "$what: the main process runs under it" "$(pm top "$name" pid ppid args 2>&1)"
     fi
 
-    # Policy and keys are the mounted files, where the supervisor reads them.
-    if [ "$(pm exec "$name" cat /etc/openshell/policy.yaml 2>&1)" = "$(cat "$work/policy.yaml")" ] \
-        && [ "$(pm exec "$name" cat /etc/openshell/ssh/authorized_keys 2>&1)" = "$(cat "$work/keys/authorized_keys")" ]; then
-        ok "$what: policy and authorized keys are the mounted files"
+    # The supervisor read the mounted policy: its environment reached the
+    # main process (the keys are proven by the SSH checks below).
+    if pm logs "$name" 2>/dev/null | grep -qx "policy-marker=$policy_marker"; then
+        ok "$what: the main process got the mounted policy's environment (the supervisor read it)"
     else
-        bad "$what: policy and authorized keys are the mounted files" "$(pm exec "$name" ls -l /etc/openshell /etc/openshell/ssh 2>&1)"
+        bad "$what: the main process got the mounted policy's environment" "$(pm logs "$name" 2>&1 | grep -v '^{' | tail -3)"
     fi
     if pm exec "$name" sh -c "echo x >> $BIN" >/dev/null 2>&1; then
         bad "$what: the delivered binary is read-only in the sandbox container" "appending to $BIN worked"
@@ -312,8 +383,8 @@ scenario() {
         # The sandbox has its own PID namespace: not the one where the
         # supervisor is PID 1 (the sandbox init is a fork, so argv says nothing).
         outer_ns=$(pm exec "$name" readlink /proc/1/ns/pid)
-        out=$(ssh_to "$port" "$work/gw/id" "echo $token; echo ns=\$(readlink /proc/self/ns/pid); test -e /etc/openshell/ssh/authorized_keys && echo KEYS-VISIBLE || echo keys-hidden" 2>&1)
-        if echo "$out" | grep -qx "$token" && echo "$out" | grep -q '^ns=pid:' \
+        out=$(ssh_to "$port" "$work/gw/id" "echo $token; echo ns=\$(readlink /proc/self/ns/pid); test -e /etc/openshell/ssh/authorized_keys && echo KEYS-VISIBLE || echo keys-hidden; echo marker=\$OE2E_POLICY_MARKER" 2>&1)
+        if echo "$out" | grep -qx "$token" && echo "$out" | grep -q '^ns=pid:' && echo "$out" | grep -qx "marker=$policy_marker" \
             && ! echo "$out" | grep -qxF "ns=$outer_ns" && echo "$out" | grep -qx keys-hidden; then
             ok "$what: ssh with the gateway key runs a command inside the sandbox (own PID namespace, gateway keys hidden)"
         else
@@ -345,31 +416,191 @@ scenario "$DEB_IMG" image debian
 scenario "$DEB_IMG" volume debian
 scenario "$BB_IMG" image busybox
 scenario "$BB_IMG" volume busybox
+# hostUsers: false: a user namespace of the runtime's, as Kubernetes makes one.
+# (podman cannot mount an image volume into such a container: the
+# init-container delivery, which works on every cluster.)
+scenario "$DEB_IMG" volume debian --userns=auto
 
-# The supervisor reads the mounted policy: a broken one at
-# /etc/openshell/policy.yaml must stop it with exit 2 naming that file.
-# Runs once the binary has a policy loader (it lists validate-policy).
-if pm run --rm "$SUP_IMG" --help 2>&1 | grep -q 'validate-policy'; then
-    printf 'version: 1\nfilesystem_policy:\n  read_write: [relative/path]\n' > "$work/bad-policy.yaml"
-    out=$(timeout 60 podman --runtime runc run --rm --label "openshell-e2e=$TAG" "${RUN_SEC[@]}" \
-        -v "$work/bad-policy.yaml:/etc/openshell/policy.yaml:ro" -v "$work/keys:/etc/openshell/ssh:ro" \
-        --mount "type=image,source=$SUP_IMG,destination=/opt/openshell/bin" \
-        --entrypoint "$BIN" "$DEB_IMG" run -- true 2>&1)
+SUP_MOUNT=(--mount "type=image,source=$SUP_IMG,destination=/opt/openshell/bin")
+
+# ------------------------------------------------ least privilege, measured --
+# With exactly the chart's capabilities `check` holds every layer, and `run`
+# (own network namespace, SSH on) starts; without any one of them `run` fails:
+# the list is the minimum.
+out=$(timeout 60 podman --runtime runc run --rm --label "openshell-e2e=$TAG" "${RUN_SEC[@]}" "${RUN_FILES[@]}" \
+    "${SUP_MOUNT[@]}" --entrypoint "$BIN" "$DEB_IMG" check 2>&1)
+code=$?
+if [ "$code" = 0 ] && echo "$out" | grep -q '^network *enforced' && echo "$out" | grep -q '^user-ns *enforced'; then
+    ok "check with --cap-drop=all --cap-add=$CHART_CAPS (the chart's list): every layer enforced"
+else
+    bad "check with exactly the chart's capabilities" "exit $code" "$(echo "$out" | grep -v '^{' | tail -12)"
+fi
+for cap in ${CHART_CAPS//,/ }; do
+    fewer=$(echo ",$CHART_CAPS," | sed "s/,$cap,/,/; s/^,//; s/,\$//")
+    sec=(--cap-drop=all --security-opt seccomp=unconfined --security-opt apparmor=unconfined --read-only --read-only-tmpfs=false)
+    [ -n "$fewer" ] && sec+=(--cap-add="$fewer")
+    out=$(timeout 60 podman --runtime runc run --rm --label "openshell-e2e=$TAG" "${sec[@]}" "${RUN_FILES[@]}" \
+        "${SUP_MOUNT[@]}" -e OPENSHELL_SSH_LISTEN="$CHART_LISTEN" --entrypoint "$BIN" "$DEB_IMG" run -- true 2>&1)
     code=$?
-    if [ "$code" = 2 ] && echo "$out" | grep -q '/etc/openshell/policy.yaml'; then
-        ok "a broken mounted policy stops the supervisor with exit 2 naming /etc/openshell/policy.yaml"
+    if [ "$code" != 0 ]; then
+        ok "without $cap (only $fewer) the sandbox cannot be built: exit $code, $(echo "$out" | grep -o '"cause":"[^"]*"' | head -1)"
     else
-        bad "a broken mounted policy stops the supervisor with exit 2 naming the file" "exit $code" "$(echo "$out" | tail -3)"
+        bad "without $cap the sandbox cannot be built (else the chart grants too much)" "$(echo "$out" | tail -3)"
+    fi
+done
+
+# --------------------------------------------------- workspace ownership --
+# The claim is root-owned 0755 on most block storage. Without fsGroup the
+# sandbox user cannot write it; the kubelet's fsGroup handling (chgrp to the
+# fsGroup, g+rwX, setgid directories; the gid also becomes a supplementary
+# group of every container) with the chart's fsGroup makes it writable, and
+# the chart's seed script copies the image's home into it once.
+# A host directory: a podman named volume would copy the image's /sandbox
+# into itself and take its owner, which a fresh claim does not.
+wsdir="$work/workspace"
+mkdir "$wsdir" && chown 0:0 "$wsdir" && chmod 0755 "$wsdir"
+ws="$wsdir"
+agent_write() { # extra args...
+    timeout 60 podman --runtime runc run --rm --label "openshell-e2e=$TAG" "${RUN_SEC[@]}" "${RUN_FILES[@]}" \
+        "${SUP_MOUNT[@]}" "$@" -v "$ws:/sandbox" -e OPENSHELL_SSH_LISTEN=off \
+        -e OPENSHELL_SANDBOX_UID="$CHART_UID" -e OPENSHELL_SANDBOX_GID="$CHART_GID" \
+        --entrypoint "$BIN" "$DEB_IMG" run -- sh -c 'echo agent > /sandbox/agent-file && id -u && cat /sandbox/.bashrc 2>/dev/null | grep -c image-home-marker' 2>&1
+}
+out=$(agent_write)
+if [ $? != 0 ] && echo "$out" | grep -q 'Permission denied'; then
+    ok "root-owned 0755 workspace without fsGroup: the sandbox user cannot write it (the reported failure)"
+else
+    bad "root-owned 0755 workspace without fsGroup is not writable (the test would prove nothing)" "$(echo "$out" | tail -3)"
+fi
+if [ -n "$CHART_FSGROUP" ] && [ "$CHART_FSGROUP_POLICY" = OnRootMismatch ]; then
+    # OnRootMismatch: the kubelet changes ownership only when the root does not match.
+    if [ "$(stat -c %g "$wsdir")" != "$CHART_FSGROUP" ]; then
+        chgrp -R "$CHART_FSGROUP" "$wsdir" && chmod -R g+rwX "$wsdir" && find "$wsdir" -type d -exec chmod g+s {} +
+    fi
+    seed() {
+        timeout 60 podman --runtime runc run --rm --label "openshell-e2e=$TAG" --user "$CHART_UID:$CHART_GID" \
+            --group-add "$CHART_FSGROUP" --cap-drop=all --read-only --security-opt no-new-privileges \
+            -v "$ws:$CHART_SEED_MOUNT" -e SOURCE="$CHART_SEED_SOURCE" --entrypoint sh "$DEB_IMG" -c "$CHART_SEED_SCRIPT" 2>&1
+    }
+    s1=$(seed); c1=$?
+    s2=$(seed); c2=$?
+    out=$(agent_write --group-add "$CHART_FSGROUP")
+    code=$?
+    if [ $c1 = 0 ] && echo "$s1" | grep -q 'seeded from' && [ $c2 = 0 ] && echo "$s2" | grep -q 'already seeded' \
+        && [ $code = 0 ] && [ "$(echo "$out" | grep -v '^{' | tail -2 | tr '\n' ' ')" = "$CHART_UID 1 " ] \
+        && [ "$(cat "$wsdir/agent-file" 2>/dev/null)" = agent ]; then
+        ok "with the chart's fsGroup $CHART_FSGROUP ($CHART_FSGROUP_POLICY) and seed script: seeded once, the agent (uid $CHART_UID) writes the workspace and has the image's .bashrc"
+    else
+        bad "with the chart's fsGroup and seed script the agent writes the workspace" "seed 1: $c1 $s1" "seed 2: $c2 $s2" "agent: $code $(echo "$out" | tail -3)" "$(ls -lan "$wsdir")"
     fi
 else
-    skip "a broken mounted policy stops the supervisor" "this build has no policy loader (no validate-policy subcommand)"
+    bad "the chart sets fsGroup with OnRootMismatch" "fsGroup '$CHART_FSGROUP' policy '$CHART_FSGROUP_POLICY'"
+fi
+
+# ----------------------------------------------- IPv4 fallback of [::]:2222 --
+# A kernel without IPv6 (ipv6.disable=1): socket(AF_INET6) fails with
+# EAFNOSUPPORT, made so here by a seccomp profile of the runtime.
+cat > "$work/no-ipv6.json" <<'JSON'
+{"defaultAction": "SCMP_ACT_ALLOW",
+ "syscalls": [{"names": ["socket"], "action": "SCMP_ACT_ERRNO", "errnoRet": 97,
+               "args": [{"index": 0, "value": 10, "op": "SCMP_CMP_EQ"}]}]}
+JSON
+name="$TAG-noipv6"
+sec_noipv6=()
+for a in "${RUN_SEC[@]}"; do [ "$a" = "seccomp=unconfined" ] && a="seccomp=$work/no-ipv6.json"; sec_noipv6+=("$a"); done
+if pm run -d --name "$name" --label "openshell-e2e=$TAG" "${sec_noipv6[@]}" "${RUN_FILES[@]}" "${SUP_MOUNT[@]}" \
+        -p 127.0.0.1::2222 -e OPENSHELL_SSH_LISTEN="$CHART_LISTEN" --entrypoint "$BIN" "$DEB_IMG" run -- sleep 3600 >/dev/null 2>&1; then
+    port=$(pm port "$name" 2222 | head -n 1 | sed 's/.*://')
+    wait_port "$port" 10
+    out=$(ssh_to "$port" "$work/gw/id" "echo v4-ok" 2>&1)
+    logline=$(pm logs "$name" 2>&1 | grep 'no IPv6' | head -1)
+    if [ "$out" = v4-ok ] && echo "$logline" | grep -q '"address":"0.0.0.0:2222"'; then
+        ok "no IPv6 in the kernel: $CHART_LISTEN falls back to 0.0.0.0:2222 with a log line, SSH works"
+    else
+        bad "no IPv6 in the kernel: the listener falls back to IPv4" "ssh: $out" "log: $logline" "$(pm logs "$name" 2>&1 | tail -3)"
+    fi
+    pm rm -f -t 0 "$name" >/dev/null 2>&1
+else
+    bad "no-IPv6 container starts" "$(pm logs "$name" 2>&1 | tail -3)"
+fi
+
+# ------------------------------------------------------ gateway key rotation --
+# The keys directory laid out as the kubelet writes a Secret volume
+# (authorized_keys -> ..data/authorized_keys, ..data -> ..TIMESTAMP) and
+# updated as it does: a new timestamped directory, then ..data renamed over.
+kd="$work/rotating"
+mkdir -p "$kd/..v1"
+cp "$work/gw/id.pub" "$kd/..v1/authorized_keys"
+ln -s ..v1 "$kd/..data"
+ln -s ..data/authorized_keys "$kd/authorized_keys"
+swap_keys() { # version content-file
+    mkdir "$kd/..$1" && cp "$2" "$kd/..$1/authorized_keys"
+    ln -s "..$1" "$kd/..data_tmp" && mv -T "$kd/..data_tmp" "$kd/..data"
+}
+until_ssh() { # port key want(ok|refused) -> prints seconds taken, fails after 5 s
+    local t0 i
+    t0=$(date +%s.%N)
+    for ((i = 0; i < 50; i++)); do
+        if ssh_to "$1" "$2" true >/dev/null 2>&1; then [ "$3" = ok ] && break; else [ "$3" = refused ] && break; fi
+        sleep 0.1
+    done
+    awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }'
+    [ "$i" -lt 50 ]
+}
+name="$TAG-rotate"
+if pm run -d --name "$name" --label "openshell-e2e=$TAG" "${RUN_SEC[@]}" -v "$work/policy.yaml:/etc/openshell/policy.yaml:ro" \
+        -v "$kd:/etc/openshell/ssh:ro" "${SUP_MOUNT[@]}" -p 127.0.0.1::2222 -e OPENSHELL_LOG_LEVEL=info \
+        --entrypoint "$BIN" "$DEB_IMG" run -- sleep 3600 >/dev/null 2>&1; then
+    port=$(pm port "$name" 2222 | head -n 1 | sed 's/.*://')
+    wait_port "$port" 10
+    if ssh_to "$port" "$work/gw/id" true && ! ssh_to "$port" "$work/gw/stranger" true 2>/dev/null; then
+        # Rotate: the stranger's key replaces the gateway's.
+        swap_keys v2 "$work/gw/stranger.pub"
+        t_new=$(until_ssh "$port" "$work/gw/stranger" ok); new_ok=$?
+        t_old=$(until_ssh "$port" "$work/gw/id" refused); old_ok=$?
+        if [ $new_ok = 0 ] && [ $old_ok = 0 ] && awk -v a="$t_new" -v b="$t_old" 'BEGIN { exit !(a <= 2 && b <= 2) }' \
+            && [ "$(pm inspect -f '{{.State.Running}}' "$name")" = true ]; then
+            ok "rotated Secret (..data swapped): the new key is accepted after ${t_new}s, the removed one refused (${t_old}s), no restart"
+        else
+            bad "rotated key accepted and removed key refused within 2 s" "new key: $t_new s (ok=$new_ok)" "old key refused: $t_old s (ok=$old_ok)" "$(pm logs "$name" 2>&1 | grep -i 'authorized' | tail -3)"
+        fi
+        # A broken file keeps the last good keys and says so.
+        printf 'this is not a key\n' > "$work/broken-keys"
+        swap_keys v3 "$work/broken-keys"
+        sleep 1
+        logline=$(pm logs "$name" 2>&1 | grep 'not reloaded' | tail -1)
+        if ssh_to "$port" "$work/gw/stranger" true && ! ssh_to "$port" "$work/gw/id" true 2>/dev/null \
+            && echo "$logline" | grep -q '"level":"error"'; then
+            ok "a broken authorized_keys keeps the last good keys and logs an error"
+        else
+            bad "a broken authorized_keys keeps the last good keys and logs an error" "log: $logline"
+        fi
+    else
+        bad "key rotation: the initial key works and the stranger is refused" "$(pm logs "$name" 2>&1 | tail -3)"
+    fi
+    pm rm -f -t 0 "$name" >/dev/null 2>&1
+else
+    bad "key rotation container starts" "$(pm logs "$name" 2>&1 | tail -3)"
+fi
+
+# ------------------------------------------------------- broken policy --
+# The supervisor reads the mounted policy: a broken one at
+# /etc/openshell/policy.yaml must stop it with exit 2 naming that file.
+printf 'version: 1\nfilesystem_policy:\n  read_write: [relative/path]\n' > "$work/bad-policy.yaml"
+out=$(timeout 60 podman --runtime runc run --rm --label "openshell-e2e=$TAG" "${RUN_SEC[@]}" \
+    -v "$work/bad-policy.yaml:/etc/openshell/policy.yaml:ro" -v "$work/keys:/etc/openshell/ssh:ro" \
+    "${SUP_MOUNT[@]}" --entrypoint "$BIN" "$DEB_IMG" run -- true 2>&1)
+code=$?
+if [ "$code" = 2 ] && echo "$out" | grep -q '/etc/openshell/policy.yaml'; then
+    ok "a broken mounted policy stops the supervisor with exit 2 naming /etc/openshell/policy.yaml"
+else
+    bad "a broken mounted policy stops the supervisor with exit 2 naming the file" "exit $code" "$(echo "$out" | tail -3)"
 fi
 
 # A main process that ignores SIGTERM: the supervisor escalates to SIGKILL
-# after OPENSHELL_SHUTDOWN_GRACE_SECS and still exits before podman would.
+# after OPENSHELL_SHUTDOWN_GRACE_SECS and exits 137 (128 + SIGKILL) before podman would.
 name="$TAG-stubborn"
-if pm run -d --name "$name" --label "openshell-e2e=$TAG" "${RUN_SEC[@]}" "${RUN_FILES[@]}" \
-        --mount "type=image,source=$SUP_IMG,destination=/opt/openshell/bin" \
+if pm run -d --name "$name" --label "openshell-e2e=$TAG" "${RUN_SEC[@]}" "${RUN_FILES[@]}" "${SUP_MOUNT[@]}" \
         -e OPENSHELL_SHUTDOWN_GRACE_SECS=$SUP_GRACE -e OPENSHELL_SSH_LISTEN=off \
         --entrypoint "$BIN" "$BB_IMG" run -- sh -c 'trap "" TERM; while :; do sleep 1; done' >/dev/null 2>&1; then
     sleep 2
@@ -378,10 +609,10 @@ if pm run -d --name "$name" --label "openshell-e2e=$TAG" "${RUN_SEC[@]}" "${RUN_
     t1=$(date +%s.%N)
     took=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
     code=$(pm inspect -f '{{.State.ExitCode}}' "$name")
-    if awk -v t="$took" -v g=$SUP_GRACE 'BEGIN { exit !(t >= g - 0.5 && t < 20) }'; then
-        ok "SIGTERM-ignoring main process: killed after the ${SUP_GRACE}s supervisor grace, stop took ${took}s (exit $code)"
+    if awk -v t="$took" -v g=$SUP_GRACE 'BEGIN { exit !(t >= g - 0.5 && t < 20) }' && [ "$code" = 137 ]; then
+        ok "SIGTERM-ignoring main process: killed after the ${SUP_GRACE}s supervisor grace, stop took ${took}s, exit 137 = 128+SIGKILL"
     else
-        bad "SIGTERM-ignoring main process is killed after the supervisor's grace" "took ${took}s, exit $code" "$(pm logs "$name" 2>&1 | tail -5)"
+        bad "SIGTERM-ignoring main process is killed after the supervisor's grace with exit 137" "took ${took}s, exit $code" "$(pm logs "$name" 2>&1 | tail -5)"
     fi
 else
     bad "SIGTERM-ignoring main process: container starts"

@@ -21,3 +21,9 @@ if [ -n "$missing" ]; then
 else
     echo "setup: all packages present ($packages)"
 fi
+
+# podman --userns=auto (the suite's hostUsers: false run) takes its ranges
+# from the `containers` entries of /etc/subuid and /etc/subgid.
+for f in /etc/subuid /etc/subgid; do
+    grep -q '^containers:' "$f" 2>/dev/null || echo 'containers:2147483647:2147483648' >> "$f"
+done

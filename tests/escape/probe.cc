@@ -40,6 +40,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/statvfs.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -665,6 +667,69 @@ struct Attempt {
   Outcome (*run)(char** args);
 };
 
+
+// --- The sandbox's filesystem view (tests/escape/view_test.cc) ------------------
+
+// Reads `count` bytes (as `head -c`): ok with the number read.
+Outcome read_bytes(const char* path, long count) {
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return failed(errno);
+  std::vector<char> buffer(65536);
+  long total = 0;
+  while (total < count) {
+    ssize_t n = ::read(fd, buffer.data(), std::min<long>(count - total, buffer.size()));
+    if (n < 0) {
+      int err = errno;
+      ::close(fd);
+      return failed(err, "read");
+    }
+    if (n == 0) break;
+    total += n;
+  }
+  ::close(fd);
+  return ok(std::to_string(total));
+}
+
+Outcome open_rw(const char* path) {
+  int fd = ::open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) return failed(errno);
+  ::close(fd);
+  return ok();
+}
+
+// A pseudo-terminal from /dev/ptmx, its slave opened by name: ok with the name.
+Outcome new_pty() {
+  int master = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0) return failed(errno, "posix_openpt");
+  if (::grantpt(master) != 0 || ::unlockpt(master) != 0) return failed(errno, "unlockpt");
+  char name[128];
+  if (::ptsname_r(master, name, sizeof name) != 0) return failed(errno, "ptsname");
+  int slave = ::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (slave < 0) return failed(errno, name);
+  ::close(slave);
+  ::close(master);
+  return ok(name);
+}
+
+// Whether the mount at `path` is read-only: ok with "ro" or "rw".
+Outcome mount_mode(const char* path) {
+  struct statvfs st {};
+  if (::statvfs(path, &st) != 0) return failed(errno);
+  return ok((st.f_flag & ST_RDONLY) ? "ro" : "rw");
+}
+
+// The file's type and device numbers: ok with "chr 195:0", "dir", "file", "link".
+Outcome file_type(const char* path) {
+  struct stat st {};
+  if (::lstat(path, &st) != 0) return failed(errno);
+  if (S_ISCHR(st.st_mode)) {
+    return ok("chr " + std::to_string(major(st.st_rdev)) + ":" + std::to_string(minor(st.st_rdev)));
+  }
+  if (S_ISDIR(st.st_mode)) return ok("dir");
+  if (S_ISLNK(st.st_mode)) return ok("link");
+  return ok("file");
+}
+
 const Attempt kAttempts[] = {
     {"proc_pids", 0, [](char**) { return proc_pids(); }},
     {"ptrace_init", 0, [](char**) { return ptrace_pid(1); }},
@@ -760,6 +825,11 @@ const Attempt kAttempts[] = {
     {"fork_many", 1, [](char** a) { return fork_many(std::atoi(a[0])); }},
     // a[2] is the optional filter argument, or argv's terminating null.
     {"syscall_loop", 2, [](char** a) { return syscall_loop(a[0], std::atol(a[1]), a[2]); }},
+    {"read_bytes", 2, [](char** a) { return read_bytes(a[0], std::atol(a[1])); }},
+    {"open_rw", 1, [](char** a) { return open_rw(a[0]); }},
+    {"new_pty", 0, [](char**) { return new_pty(); }},
+    {"mount_mode", 1, [](char** a) { return mount_mode(a[0]); }},
+    {"file_type", 1, [](char** a) { return file_type(a[0]); }},
 };
 
 std::string result_text(const Outcome& out) {

@@ -187,27 +187,37 @@ void expect_restricted(const std::map<std::string, std::string>& env, const std:
       << "the start-up log says so: " << result.err;
 }
 
-// CAP_DAC_READ_SEARCH (bit 2), CAP_KILL (5), CAP_NET_BIND_SERVICE (10).
-TEST(SelfRestriction, WithThePodsNetworkTheSupervisorKeepsThreeCapabilitiesAndAFilter) {
-  expect_restricted({{"OPENSHELL_LOG_LEVEL", "info"}}, "0000000000000424");
-}
-
-// A network namespace of its own adds CAP_SYS_ADMIN (21) for setns there.
-TEST(SelfRestriction, WithASeparateNetworkTheSupervisorAlsoKeepsSysAdmin) {
-  std::string policy = workdir->path + "/policy-none.yaml";
+std::string policy_with_network(const std::string& mode) {
+  std::string policy = workdir->path + "/policy-" + mode + ".yaml";
   write_file(policy,
              "version: 1\n"
              "filesystem_policy: {include_workdir: true, read_only: [/usr, /etc, /bin, /lib, "
              "/lib64, /proc], read_write: [/tmp, /dev/null]}\n"
-             "network: {mode: none}\n");
-  expect_restricted({{"OPENSHELL_LOG_LEVEL", "info"}, {"OPENSHELL_POLICY_FILE", policy}},
-                    "0000000000200424");
+             "network: {mode: " + mode + "}\n");
+  return policy;
+}
+
+// CAP_DAC_READ_SEARCH (bit 2), CAP_KILL (5), CAP_NET_BIND_SERVICE (10).
+TEST(SelfRestriction, WithThePodsNetworkTheSupervisorKeepsThreeCapabilitiesAndAFilter) {
+  expect_restricted(
+      {{"OPENSHELL_LOG_LEVEL", "info"}, {"OPENSHELL_POLICY_FILE", policy_with_network("pod")}},
+      "0000000000000424");
+}
+
+// A network namespace of its own (none, and proxy, the default) adds
+// CAP_SYS_ADMIN (21) for setns there.
+TEST(SelfRestriction, WithASeparateNetworkTheSupervisorAlsoKeepsSysAdmin) {
+  expect_restricted(
+      {{"OPENSHELL_LOG_LEVEL", "info"}, {"OPENSHELL_POLICY_FILE", policy_with_network("none")}},
+      "0000000000200424");
+  expect_restricted({{"OPENSHELL_LOG_LEVEL", "info"}}, "0000000000200424");
 }
 
 TEST(SelfRestriction, CheckReportsIt) {
   auto result = run(supervisor({"check"}, {{"OPENSHELL_WORKDIR", workdir->path}}));
   EXPECT_NE(result.out.find("supervisor     enforced after start-up (keeps "
-                            "cap_kill,cap_dac_read_search,cap_net_bind_service; seccomp filter"),
+                            "cap_kill,cap_dac_read_search,cap_net_bind_service,cap_sys_admin; "
+                            "seccomp filter"),
             std::string::npos)
       << result.out << result.err;
 }

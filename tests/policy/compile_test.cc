@@ -57,7 +57,7 @@ TEST_F(Compile, DefaultPolicyGivesACompletePlan) {
   EXPECT_EQ(plan->keep_capabilities, 0u);
   ASSERT_FALSE(plan->rlimits.empty());
   EXPECT_EQ(plan->rlimits[0].resource, RLIMIT_CORE);
-  EXPECT_EQ(plan->network_mode, NetworkMode::kPod);
+  EXPECT_EQ(plan->network_mode, NetworkMode::kProxy);
   EXPECT_EQ(plan->workdir, "/sandbox");
   EXPECT_EQ(plan->environment.at("HOME"), "/sandbox");
   EXPECT_TRUE(plan->unenforced.empty());
@@ -74,7 +74,11 @@ TEST_F(Compile, OpenShellPolicyReportsUnenforcedEgress) {
   ASSERT_TRUE(policy.has_value()) << policy.error().to_string();
   auto plan = compile(*policy, inputs_);
   ASSERT_TRUE(plan.has_value()) << plan.error().to_string();
-  EXPECT_EQ(plan->unenforced.size(), 4u);
+  // Mode proxy: only the endpoint with L7 rules under `enforcement:
+  // enforce` is reported, as denied; the L4 endpoints are enforced.
+  ASSERT_EQ(plan->unenforced.size(), 1u);
+  EXPECT_EQ(plan->unenforced[0].key, "network_policies.github_ssh_over_https.endpoints[0]");
+  EXPECT_THAT(plan->unenforced[0].message, HasSubstr("DENIED"));
 }
 
 TEST_F(Compile, ExtendedPolicy) {
@@ -179,7 +183,16 @@ TEST(DescribePlan, NamesEveryLayerAndHidesEnvironmentValues) {
   Policy p = default_policy("/sandbox");
   NetworkPolicyRule rule;
   rule.key = "github";
-  rule.endpoints.resize(1);
+  rule.name = "github";
+  rule.endpoints.resize(2);
+  rule.endpoints[0].host = "api.github.com";
+  rule.endpoints[0].ports = {443};
+  rule.endpoints[1].host = "github.com";
+  rule.endpoints[1].ports = {443};
+  rule.endpoints[1].protocol = "rest";
+  rule.endpoints[1].enforcement = "enforce";
+  rule.endpoints[1].access = "read-only";
+  rule.binaries = {"/usr/bin/git"};
   p.network_policies.push_back(rule);
   auto plan = compile(p, in);
   ASSERT_TRUE(plan.has_value()) << plan.error().to_string();
@@ -188,11 +201,16 @@ TEST(DescribePlan, NamesEveryLayerAndHidesEnvironmentValues) {
   for (const auto& l : lines) all += l + "\n";
   for (const char* part :
        {"identity: uid 1000 gid 1000", "user namespace: uid_map 1000 1000 1",
-        "mount: bind-root-ro /", "mount: mask /etc/openshell", "landlock: best_effort",
+        "mount: root-tmpfs /", "mount: mask /etc/openshell", "landlock: best_effort",
         "scopes abstract_unix_socket|signal", "landlock: /usr execute|read_file|read_dir",
         "seccomp: ptrace -> EPERM", "seccomp: clone3 -> ENOSYS", "capabilities: none kept",
-        "rlimits: core=0", "network: pod", "SECRET_TOKEN",
-        "NOT ENFORCED network_policies.github"}) {
+        "rlimits: core=0", "network: proxy (own namespace",
+        "network: proxy 127.0.0.1:3128 and [::1]:3128, DNS 127.0.0.1:53",
+        "network: rule github: binaries /usr/bin/git",
+        "network:   github.endpoints[0] api.github.com:443: enforced at L4\n",
+        "network:   github.endpoints[1] github.com:443 protocol rest enforcement enforce access "
+        "read-only: DENIED: requires L7 enforcement, not available",
+        "SECRET_TOKEN", "NOT ENFORCED network_policies.github.endpoints[1]: "}) {
     EXPECT_THAT(all, HasSubstr(part));
   }
   EXPECT_THAT(all, ::testing::Not(HasSubstr("hunter2")));

@@ -48,14 +48,20 @@ TEST(PathWithin, ComponentBoundaries) {
 
 TEST(FsTree, DefaultPolicyTree) {
   FsTree t = tree_of(default_policy("/sandbox"), default_inputs());
-  for (const char* ro : {"/usr", "/lib", "/dev/urandom", "/app", "/etc", "/var/log"}) {
+  for (const char* ro : {"/usr", "/lib", "/app", "/etc", "/var/log"}) {
     ASSERT_NE(node(t, ro), nullptr) << ro;
     EXPECT_EQ(node(t, ro)->access, FsAccess::kReadOnly) << ro;
     EXPECT_EQ(node(t, ro)->source, FsSource::kBind) << ro;
   }
-  for (const char* rw : {"/dev/null", "/sandbox"}) {
+  for (const char* rw : {"/dev/null", "/dev/urandom", "/dev/zero", "/dev/pts", "/dev/shm",
+                         "/sandbox"}) {
     ASSERT_NE(node(t, rw), nullptr) << rw;
     EXPECT_EQ(node(t, rw)->access, FsAccess::kReadWrite) << rw;
+  }
+  // The standard /dev, whatever the policy names below it.
+  for (const char* dev : {"/dev", "/dev/null", "/dev/urandom", "/dev/zero", "/dev/tty"}) {
+    ASSERT_NE(node(t, dev), nullptr) << dev;
+    EXPECT_EQ(node(t, dev)->source, FsSource::kDev) << dev;
   }
   ASSERT_NE(node(t, "/proc"), nullptr);
   EXPECT_EQ(node(t, "/proc")->source, FsSource::kProc);
@@ -128,37 +134,128 @@ TEST(FsTree, ProbeSkipsMissingAndSymlinkedPathsWithNotes) {
   EXPECT_THAT(notes, Contains(HasSubstr("'/bin' is a symlink")));
 }
 
-TEST(FsTree, EntriesBelowFreshMountsAreNotBoundFromOutside) {
+TEST(FsTree, EntriesBelowProcAreNotBoundFromOutside) {
   Policy p;
   p.filesystem.read_only = {"/proc/sys/kernel"};
-  p.filesystem.read_write = {"/tmp/cache"};
   FsTree t = tree_of(p, default_inputs());
   ASSERT_NE(node(t, "/proc/sys/kernel"), nullptr);
   // The pod's /proc must never be bound into the sandbox: it shows the
   // supervisor.
   EXPECT_EQ(node(t, "/proc/sys/kernel")->source, FsSource::kProc);
-  EXPECT_EQ(node(t, "/tmp/cache")->source, FsSource::kTmpfs);
   MountPlan m = build_mount_plan(t);
-  for (const MountOp& op : m.ops) {
-    EXPECT_NE(op.target, "/proc/sys/kernel");
-    EXPECT_NE(op.target, "/tmp/cache");
-  }
+  for (const MountOp& op : m.ops) EXPECT_NE(op.target, "/proc/sys/kernel");
 }
 
-TEST(FsTree, ReadOnlyInsideTheWritableTmpIsRefused) {
+// bubblewrap's order: the fresh /tmp first, then paths below it bound on top
+// (a workdir or a checkout under /tmp).
+TEST(FsTree, PathsBelowTmpAreBoundOnTopOfTheFreshTmp) {
   Policy p;
   p.filesystem.read_only = {"/usr", "/tmp/keep"};
-  std::vector<std::string> notes;
-  auto t = build_fs_tree(p, default_inputs(), notes);
-  ASSERT_FALSE(t.has_value());
-  EXPECT_EQ(t.error().key, "filesystem_policy.read_only[1]");
-  EXPECT_THAT(t.error().message, HasSubstr("private /tmp"));
+  p.filesystem.read_write = {"/tmp/cache"};
+  CompileInputs in = default_inputs();
+  in.workdir = "/tmp/work";
+  FsTree t = tree_of(p, in);
+  EXPECT_EQ(node(t, "/tmp")->source, FsSource::kTmpfs);
+  for (const char* path : {"/tmp/keep", "/tmp/cache", "/tmp/work"}) {
+    ASSERT_NE(node(t, path), nullptr) << path;
+    EXPECT_EQ(node(t, path)->source, FsSource::kBind) << path;
+  }
+  MountPlan m = build_mount_plan(t);
+  auto index = [&](const std::string& target) {
+    for (size_t i = 0; i < m.ops.size(); ++i) {
+      if (m.ops[i].target == target) return static_cast<int>(i);
+    }
+    return -1;
+  };
+  ASSERT_GE(index("/tmp"), 0);
+  EXPECT_GT(index("/tmp/keep"), index("/tmp"));
+  EXPECT_EQ(m.ops[index("/tmp/keep")].kind, MountKind::kBindReadOnly);
+  EXPECT_EQ(m.ops[index("/tmp/cache")].kind, MountKind::kBindReadWrite);
+  EXPECT_EQ(m.ops[index("/tmp/work")].kind, MountKind::kBindReadWrite);
+}
+
+// /bin -> usr/bin is copied as a link when /usr is granted; a link whose
+// target is not granted is not.
+TEST(FsTree, ImageSymlinksIntoGrantsAreCopied) {
+  CompileInputs in = default_inputs();
+  in.image_symlinks = {{"/bin", "usr/bin"}, {"/lib64", "usr/lib64"}, {"/srv", "/data/srv"}};
+  in.path_probe = [](const std::string& path) {
+    if (path == "/bin" || path == "/lib64" || path == "/srv") return PathKind::kSymlink;
+    return PathKind::kDirectory;
+  };
+  Policy p;
+  p.filesystem.read_only = {"/usr", "/bin"};
+  FsTree t = tree_of(p, in);
+  ASSERT_NE(node(t, "/bin"), nullptr);
+  EXPECT_EQ(node(t, "/bin")->source, FsSource::kSymlink);
+  EXPECT_EQ(node(t, "/bin")->link, "usr/bin");
+  ASSERT_NE(node(t, "/lib64"), nullptr);
+  EXPECT_EQ(node(t, "/srv"), nullptr);
+  MountPlan m = build_mount_plan(t);
+  auto link = std::find_if(m.ops.begin(), m.ops.end(),
+                           [](const MountOp& op) { return op.target == "/bin"; });
+  ASSERT_NE(link, m.ops.end());
+  EXPECT_EQ(link->kind, MountKind::kSymlink);
+  EXPECT_EQ(link->source, "usr/bin");
+  // No Landlock rule on a link: its target's rule applies.
+  LandlockPlan l = build_landlock_plan(t, false);
+  for (const LandlockRule& rule : l.rules) EXPECT_NE(rule.path, "/bin");
+}
+
+// Identity tokens and the configured key and policy files are masked even
+// below a grant, and a file is masked with a file.
+TEST(FsTree, TokensKeysAndPolicyAreMaskedBelowGrants) {
+  CompileInputs in = default_inputs();
+  in.masked_files = {"/app/policy.yaml", "/etc/ssh-keys/host"};
+  in.path_probe = [](const std::string& path) {
+    if (path == "/app/policy.yaml" || path == "/etc/ssh-keys/host") return PathKind::kFile;
+    return PathKind::kDirectory;
+  };
+  Policy p;
+  p.filesystem.read_only = {"/usr", "/var", "/run", "/app", "/app/policy.yaml", "/etc"};
+  FsTree t = tree_of(p, in);
+  for (const char* hidden :
+       {"/var/run/secrets/eks.amazonaws.com", "/var/run/secrets/azure",
+        "/var/run/secrets/kubernetes.io", "/run/secrets/kubernetes.io", "/app/policy.yaml",
+        "/etc/ssh-keys/host"}) {
+    ASSERT_NE(node(t, hidden), nullptr) << hidden;
+    EXPECT_EQ(node(t, hidden)->access, FsAccess::kMasked) << hidden;
+  }
+  MountPlan m = build_mount_plan(t);
+  auto kind_of = [&](const std::string& target) {
+    for (const MountOp& op : m.ops) {
+      if (op.target == target) return op.kind;
+    }
+    return MountKind::kRootTmpfs;
+  };
+  EXPECT_EQ(kind_of("/app/policy.yaml"), MountKind::kMaskFile);
+  EXPECT_EQ(kind_of("/var/run/secrets/eks.amazonaws.com"), MountKind::kMask);
+}
+
+TEST(FsTree, PassThroughDevicesAreReadWriteDeviceBinds) {
+  CompileInputs in = default_inputs();
+  in.devices = {"/dev/nvidia0", "/dev/nvidiactl", "/dev/dri/renderD128"};
+  FsTree t = tree_of(Policy{}, in);
+  for (const std::string& device : in.devices) {
+    ASSERT_NE(node(t, device), nullptr) << device;
+    EXPECT_EQ(node(t, device)->source, FsSource::kDevice) << device;
+  }
+  MountPlan m = build_mount_plan(t);
+  LandlockPlan l = build_landlock_plan(t, false);
+  auto rule = std::find_if(l.rules.begin(), l.rules.end(),
+                           [](const LandlockRule& r) { return r.path == "/dev/nvidia0"; });
+  ASSERT_NE(rule, l.rules.end());
+  EXPECT_EQ(rule->access & (kLandlockFsReadFile | kLandlockFsWriteFile | kLandlockFsIoctlDev),
+            kLandlockFsReadFile | kLandlockFsWriteFile | kLandlockFsIoctlDev);
+  bool bound = false;
+  for (const MountOp& op : m.ops) bound |= op.target == "/dev/nvidia0" && op.kind == MountKind::kBindDevice;
+  EXPECT_TRUE(bound);
 }
 
 TEST(MountPlan, OrderAndKinds) {
   MountPlan m = build_mount_plan(tree_of(default_policy("/sandbox"), default_inputs()));
   ASSERT_FALSE(m.ops.empty());
-  EXPECT_EQ(m.ops[0].kind, MountKind::kBindRoot);
+  EXPECT_EQ(m.ops[0].kind, MountKind::kRootTmpfs);
   EXPECT_EQ(m.ops[0].target, "/");
   std::map<std::string, const MountOp*> by_target;
   for (size_t i = 0; i < m.ops.size(); ++i) {
@@ -175,6 +272,15 @@ TEST(MountPlan, OrderAndKinds) {
   EXPECT_EQ(by_target["/proc"]->kind, MountKind::kProc);
   EXPECT_EQ(by_target["/tmp"]->kind, MountKind::kTmpfs);
   EXPECT_EQ(by_target["/tmp"]->mode, 01777u);
+  EXPECT_EQ(by_target["/dev"]->kind, MountKind::kDev);
+  EXPECT_EQ(by_target["/proc/kcore"]->kind, MountKind::kMaskFile);
+  EXPECT_EQ(by_target["/proc/sys"]->kind, MountKind::kProcReadOnly);
+  // Nothing of the image is bound but what the policy names.
+  for (const MountOp& op : m.ops) {
+    if (op.kind == MountKind::kBindReadOnly || op.kind == MountKind::kBindReadWrite) {
+      EXPECT_NE(op.source, "/") << op.target;
+    }
+  }
   const MountOp* opt = by_target["/opt/openshell"];
   ASSERT_NE(opt, nullptr);
   EXPECT_EQ(opt->kind, MountKind::kMask);
@@ -198,7 +304,8 @@ const MountOp* covering_mount(const MountPlan& m, const std::string& path) {
 }
 
 bool mount_writable(MountKind k) {
-  return k == MountKind::kBindReadWrite || k == MountKind::kTmpfs || k == MountKind::kProc;
+  return k == MountKind::kBindReadWrite || k == MountKind::kTmpfs || k == MountKind::kProc ||
+         k == MountKind::kDev || k == MountKind::kBindDevice;
 }
 
 void expect_agreement(const Policy& p, const CompileInputs& in) {
@@ -265,7 +372,8 @@ TEST(LandlockPlan, RightsPerAccess) {
   EXPECT_TRUE(rights["/sandbox"] & kLandlockFsRemoveFile);
   // Files get file rights only (landlock_add_rule(2): EINVAL otherwise).
   EXPECT_EQ(rights["/dev/null"], kLandlockFileAccess);
-  EXPECT_EQ(rights["/dev/urandom"], kLandlockFsExecute | kLandlockFsReadFile);
+  // Standard devices are read and written whatever the policy lists.
+  EXPECT_EQ(rights["/dev/urandom"], kLandlockFileAccess);
   EXPECT_EQ(rights[kBinary], kLandlockFsExecute | kLandlockFsReadFile);
   EXPECT_FALSE(rights.contains("/etc/openshell"));
 }

@@ -83,6 +83,7 @@ Identity sandbox_identity() {
 
 TEST(Environment, BaseHasOnlyTheIdentityPathPolicyAndUserVariables) {
   Policy p;
+  p.network_mode = NetworkMode::kPod;  // no proxy variables (see ProxyModeSendsClientsToTheProxy)
   p.environment = {{"LANG", "C.UTF-8"}, {"LD_LIBRARY_PATH", "/opt/lib"}, {"PATH", "/custom"}};
   auto env = build_base_environment(
       sandbox_identity(), p,
@@ -99,6 +100,29 @@ TEST(Environment, BaseHasOnlyTheIdentityPathPolicyAndUserVariables) {
   EXPECT_FALSE(env.contains("bad-name"));
   EXPECT_FALSE(env.contains("TERM"));
   EXPECT_EQ(env.size(), 8u);
+}
+
+// Network mode proxy: every process is pointed at the egress proxy, and
+// OPENSHELL_USER_ENVIRONMENT cannot point it elsewhere.
+TEST(Environment, ProxyModeSendsClientsToTheProxy) {
+  Policy p;
+  p.network_mode = NetworkMode::kProxy;
+  p.environment = {{"NO_PROXY", "*"}};
+  auto env = build_base_environment(
+      sandbox_identity(), p, {{"HTTPS_PROXY", "http://elsewhere:1"}, {"GITHUB_TOKEN", "t"}});
+  for (const char* key : {"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy",
+                          "all_proxy", "grpc_proxy"}) {
+    EXPECT_EQ(env[key], "http://127.0.0.1:3128") << key;
+  }
+  EXPECT_EQ(env["NO_PROXY"], "127.0.0.1,localhost,::1");
+  EXPECT_EQ(env["no_proxy"], "127.0.0.1,localhost,::1");
+  EXPECT_EQ(env["NODE_USE_ENV_PROXY"], "1");
+  EXPECT_EQ(env["GITHUB_TOKEN"], "t");
+
+  p.network_mode = NetworkMode::kNone;
+  auto none = build_base_environment(sandbox_identity(), p, {});
+  EXPECT_FALSE(none.contains("HTTP_PROXY"));
+  EXPECT_FALSE(none.contains("NODE_USE_ENV_PROXY"));
 }
 
 TEST(Environment, DefaultPathAndNumericUser) {
@@ -206,27 +230,62 @@ TEST(UserNamespace, NeverMapsZeroToZeroAndInitIdsAreMapped) {
   }
 }
 
-TEST(Report, NetworkPoliciesAreNotEnforcedLoudly) {
+// Mode pod: egress NOT ENFORCED, said once for the mode and per rule.
+TEST(Report, PodModeSaysEgressIsNotEnforced) {
   Policy p;
-  EXPECT_TRUE(unenforced_features(p).empty());
+  p.network_mode = NetworkMode::kPod;
+  auto items = unenforced_features(p);
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0].key, "network.mode");
+  EXPECT_THAT(items[0].message, HasSubstr("egress NOT ENFORCED"));
   NetworkPolicyRule rule;
   rule.key = "github_api";
   rule.endpoints.resize(2);
-  rule.endpoints[0].l7_rule_count = 3;
   rule.binaries = {"/usr/bin/git"};
   p.network_policies.push_back(rule);
-  auto items = unenforced_features(p);
-  ASSERT_EQ(items.size(), 1u);
-  EXPECT_EQ(items[0].key, "network_policies.github_api");
-  EXPECT_THAT(items[0].message, HasSubstr("NOT enforced"));
-  EXPECT_THAT(items[0].message, HasSubstr("2 endpoint(s)"));
-  EXPECT_THAT(items[0].message, HasSubstr("3 L7 rule(s)"));
-  EXPECT_THAT(items[0].message, HasSubstr("full network access"));
+  items = unenforced_features(p);
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[1].key, "network_policies.github_api");
+  EXPECT_THAT(items[1].message, HasSubstr("2 endpoint(s) NOT enforced"));
+  EXPECT_THAT(items[1].message, HasSubstr("full network access"));
   auto lines = format_unenforced(items);
-  ASSERT_EQ(lines.size(), 1u);
-  EXPECT_THAT(lines[0], ::testing::StartsWith("NOT ENFORCED network_policies.github_api: "));
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_THAT(lines[1], ::testing::StartsWith("NOT ENFORCED network_policies.github_api: "));
   p.network_mode = NetworkMode::kNone;
-  EXPECT_THAT(unenforced_features(p)[0].message, HasSubstr("no network at all"));
+  items = unenforced_features(p);
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_THAT(items[0].message, HasSubstr("no network at all"));
+}
+
+// Mode proxy: L4 endpoints are enforced and not listed; L7 settings are
+// listed as enforced at L4 only, or as denied under `enforcement: enforce`.
+TEST(Report, ProxyModeListsOnlyWhatL7WouldAdd) {
+  Policy p;
+  ASSERT_EQ(p.network_mode, NetworkMode::kProxy);
+  EXPECT_TRUE(unenforced_features(p).empty());
+  NetworkPolicyRule rule;
+  rule.key = "k";
+  rule.binaries = {"/usr/bin/git"};
+  rule.endpoints.resize(4);
+  for (auto& e : rule.endpoints) {
+    e.host = "x.example.com";
+    e.ports = {443};
+  }
+  rule.endpoints[1].protocol = "rest";  // audit (default)
+  rule.endpoints[1].l7_rule_count = 1;
+  rule.endpoints[2].protocol = "rest";
+  rule.endpoints[2].enforcement = "enforce";
+  rule.endpoints[2].access = "read-only";
+  rule.endpoints[3].protocol = "rest";
+  rule.endpoints[3].enforcement = "enforce";
+  rule.endpoints[3].access = "full";
+  p.network_policies.push_back(rule);
+  auto items = unenforced_features(p);
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[0].key, "network_policies.k.endpoints[1]");
+  EXPECT_THAT(items[0].message, HasSubstr("enforced at L4 only"));
+  EXPECT_EQ(items[1].key, "network_policies.k.endpoints[2]");
+  EXPECT_THAT(items[1].message, HasSubstr("DENIED"));
 }
 
 }  // namespace

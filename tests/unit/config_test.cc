@@ -19,7 +19,7 @@ TEST(Config, DefaultsMatchTheContract) {
   ASSERT_TRUE(config);
   EXPECT_EQ(config->subcommand, Subcommand::run);
   EXPECT_EQ(config->workdir, "/sandbox");
-  EXPECT_EQ(config->ssh_listen, "0.0.0.0:2222");
+  EXPECT_EQ(config->ssh_listen, "[::]:2222");
   EXPECT_EQ(config->ssh_authorized_keys_file, "/etc/openshell/ssh/authorized_keys");
   EXPECT_EQ(config->shutdown_grace.count(), 10);
   EXPECT_EQ(config->log_level, log::Level::warn);

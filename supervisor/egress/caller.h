@@ -1,0 +1,67 @@
+// Who is calling (DESIGN.md §6 "Egress"): the process inside the sandbox
+// that owns the client end of a connection accepted by the proxy or a
+// capture listener, and its executable and ancestors' executables.
+//
+// 1. The client socket: in the sandbox's /proc/<init>/net/tcp{,6} the line
+//    whose local address is the accepted socket's peer and whose remote
+//    address is the listener's address; its inode.
+// 2. Its owner: the sandbox process holding "socket:[inode]" among its
+//    fds (/proc/<pid>/fd; the sandbox's processes are the init's
+//    descendants, every orphan is re-parented to the init).
+// 3. Its binary: /proc/<pid>/exe, then the parents' up to the init, at most
+//    64. readlink there gives the path inside the sandbox's mount
+//    namespace, the namespace policy paths are written for.
+// Owners with different executable chains (a socket passed or inherited):
+// refused, the caller is ambiguous.
+//
+// Privileges: listing /proc/<pid>/fd of a sandbox process (mode 0500,
+// owned by the sandbox uid) needs CAP_DAC_READ_SEARCH (or
+// CAP_DAC_OVERRIDE) in the pod for the supervisor's whole life. exe and
+// stat pass the ptrace access check without CAP_SYS_PTRACE: the sandbox's
+// user namespace is owned by the supervisor's uid.
+#pragma once
+
+#include <sys/types.h>
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "error.h"
+
+namespace openshell::egress {
+
+// An address and port as /proc/net/tcp prints them, v4 or v6.
+struct SocketAddress {
+  bool v6 = false;
+  std::array<uint8_t, 16> bytes{};  // network order; IPv4 in the first four
+  uint16_t port = 0;
+
+  bool operator==(const SocketAddress&) const = default;
+};
+
+// The inode of the socket in a /proc/net/tcp or tcp6 text whose local
+// address is `local` and remote address is `remote`; nullopt if none. Pure:
+// the table's text is the input.
+std::optional<uint64_t> find_socket_inode(std::string_view proc_net_tcp,
+                                          const SocketAddress& local,
+                                          const SocketAddress& remote);
+
+// One /proc/net/tcp address field, "0100007F:0C38" (the words of the
+// address are printed in host byte order).
+std::optional<SocketAddress> parse_proc_net_address(std::string_view field, bool v6);
+
+struct CallerIdentity {
+  pid_t pid = 0;                     // the owner, as the supervisor sees it
+  std::vector<std::string> exe_chain;  // its exe, then its ancestors'
+};
+
+// Finds and identifies the owner of the client end of a connection to
+// `listener` from `peer` in the sandbox whose init is `init_pid`.
+Result<CallerIdentity> identify_caller(pid_t init_pid, const SocketAddress& peer,
+                                       const SocketAddress& listener);
+
+}  // namespace openshell::egress
