@@ -5,11 +5,14 @@
 // found later on the model, can still point at a line and column.
 #include "load.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
 #include <map>
+#include <optional>
 #include <set>
+#include <sstream>
 #include <vector>
 
 #include "identity.h"
@@ -328,6 +331,51 @@ PolicyResult<void> Walker::fill_value(const YAML::Node& node, pb::Value& value,
   }
 }
 
+// Records where a document's first node starts (where YAML::Node::Mark()
+// would point), else the document itself: for counting documents.
+class DocumentStart : public YAML::EventHandler {
+ public:
+  std::optional<YAML::Mark> mark;
+  void OnDocumentStart(const YAML::Mark& m) override { mark = m; root_seen_ = false; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& m, YAML::anchor_t) override { node(m); }
+  void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { node(m); }
+  void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    node(m);
+  }
+  void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    node(m);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    node(m);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void node(const YAML::Mark& m) {
+    if (!root_seen_) mark = m;
+    root_seen_ = true;
+  }
+  bool root_seen_ = false;
+};
+
+// Where a second document starts, if the text has one. Never YAML::LoadAll:
+// yaml-cpp 0.7 turns stray text after a flow collection ("{a},") into an
+// endless run of empty documents, and LoadAll collects them until memory
+// runs out. Two steps of the parser are all it takes to know.
+std::optional<YAML::Mark> second_document(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentStart first, second;
+  if (!parser.HandleNextDocument(first)) return std::nullopt;
+  if (!parser.HandleNextDocument(second)) return std::nullopt;
+  return second.mark.value_or(YAML::Mark::null_mark());
+}
+
 }  // namespace
 
 PolicyResult<Policy> load_policy_text(std::string_view text, const std::string& file_name) {
@@ -340,13 +388,13 @@ PolicyResult<Policy> load_policy_text(std::string_view text, const std::string& 
   try {
     // A second document would be silently ignored by YAML::Load; a policy
     // is exactly one document.
-    std::vector<YAML::Node> documents = YAML::LoadAll(std::string(text));
-    if (documents.size() > 1) {
-      Position p = position_of(documents[1].Mark());
+    std::string yaml(text);
+    if (auto second = second_document(yaml)) {
+      Position p = position_of(*second);
       return std::unexpected(
           PolicyError{file_name, p.line, p.column, "", "more than one YAML document"});
     }
-    if (!documents.empty()) root = documents[0];
+    root = YAML::Load(yaml);
   } catch (const YAML::Exception& e) {
     Position p = position_of(e.mark);
     return std::unexpected(PolicyError{file_name, p.line, p.column, "", e.msg});

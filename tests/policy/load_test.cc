@@ -387,6 +387,17 @@ TEST(LoadHostile, SecondDocumentIsRefused) {
   EXPECT_EQ(e.line, 3);
 }
 
+// yaml-cpp 0.7 reads text after a closed flow collection as an endless run
+// of empty documents: found by tests/fuzz/policy_fuzzer, it hung the loader
+// while memory grew.
+TEST(LoadHostile, TextAfterAFlowCollectionEndsInAnError) {
+  for (const char* text : {"{a},", "{\"version\": 1},\n\"x\": 1}\n", "[1],"}) {
+    PolicyError e = load_error(text);
+    EXPECT_THAT(e.message, HasSubstr("more than one YAML document")) << text;
+    EXPECT_EQ(e.line, 1) << text;
+  }
+}
+
 TEST(LoadHostile, NonRegularFileIsRefused) {
   auto p = load_policy_file("/dev/null");
   ASSERT_FALSE(p.has_value());
