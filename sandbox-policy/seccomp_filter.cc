@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <memory>
 
@@ -35,6 +36,10 @@ constexpr uint64_t kCloneNewTime = 0x00000080;  // CLONE_NEWTIME, linux/sched.h 
 // only: the kernel truncates them, so a caller could otherwise set the upper
 // half to slip past an equality test.
 constexpr uint64_t kLow32 = 0xffffffffu;
+
+// One past the highest address family this list was written against
+// (AF_MCTP = 45 is the last in Linux 6.18's linux/socket.h).
+constexpr uint64_t kAfMax = 46;
 
 struct Rule {
   std::string syscall;
@@ -54,6 +59,8 @@ std::vector<Rule> builtin_rules() {
   for (const char* name : {"ptrace",
                            "process_vm_readv",
                            "process_vm_writev",  // read/alter other processes
+                           "pidfd_getfd",        // take another process's descriptors
+                           "process_madvise",    // act on another process's memory
                            "bpf",
                            "perf_event_open",
                            "userfaultfd",  // kernel attack surface
@@ -128,8 +135,14 @@ std::vector<Rule> builtin_rules() {
                    {SCMP_A0(SCMP_CMP_MASKED_EQ, kCloneNewTime, kCloneNewTime)},
                    "flags & CLONE_NEWTIME"});
 
-  // Raw link-layer, VM and Bluetooth sockets; netlink except routing, which
-  // `ip addr` and getaddrinfo(AI_ADDRCONFIG) need (socket(2), netlink(7)).
+  // Socket families: an allow-list. AF_UNIX, AF_INET, AF_INET6 and
+  // AF_NETLINK with NETLINK_ROUTE, which `ip addr` and
+  // getaddrinfo(AI_ADDRCONFIG) need (socket(2), netlink(7)). Raw link-layer,
+  // VM and Bluetooth sockets and other netlink protocols are EPERM, as
+  // OpenShell's list has them; every other family (AF_CAN, AF_TIPC, AF_RDS,
+  // AF_KCM, AF_LLC, ...: each can make the kernel load a protocol module) is
+  // EAFNOSUPPORT, what the kernel answers for a family it was built without,
+  // so that programs probing for one take their usual fallback.
   rules.push_back(
       {"socket", EPERM, {SCMP_A0(SCMP_CMP_MASKED_EQ, kLow32, AF_PACKET)}, "domain == AF_PACKET"});
   rules.push_back(
@@ -143,6 +156,22 @@ std::vector<Rule> builtin_rules() {
        EPERM,
        {SCMP_A0(SCMP_CMP_MASKED_EQ, kLow32, AF_NETLINK), SCMP_A2(SCMP_CMP_NE, NETLINK_ROUTE)},
        "domain == AF_NETLINK && protocol != NETLINK_ROUTE"});
+  for (uint64_t family = 0; family < kAfMax; ++family) {
+    if (family == AF_UNIX || family == AF_INET || family == AF_INET6 || family == AF_NETLINK ||
+        family == AF_PACKET || family == AF_VSOCK || family == AF_BLUETOOTH) {
+      continue;
+    }
+    rules.push_back({"socket",
+                     EAFNOSUPPORT,
+                     {SCMP_A0(SCMP_CMP_MASKED_EQ, kLow32, family)},
+                     "domain == " + std::to_string(family)});
+  }
+  // Families newer than this list, and any domain with bits in the upper
+  // half (the kernel reads an int; refusing them costs no real caller).
+  rules.push_back({"socket",
+                   EAFNOSUPPORT,
+                   {SCMP_A0(SCMP_CMP_GE, kAfMax)},
+                   "domain >= " + std::to_string(kAfMax)});
 
   // A second filter cannot loosen ours, but OpenShell forbids installing
   // one and so do we: a filter with SECCOMP_RET_USER_NOTIF or TRACE hands
@@ -162,18 +191,67 @@ std::vector<Rule> builtin_rules() {
       {"ioctl", EPERM, {SCMP_A1(SCMP_CMP_MASKED_EQ, kLow32, TIOCSTI)}, "request == TIOCSTI"});
   rules.push_back(
       {"ioctl", EPERM, {SCMP_A1(SCMP_CMP_MASKED_EQ, kLow32, TIOCLINUX)}, "request == TIOCLINUX"});
+  // A line discipline is kernel code chosen by the caller (n_gsm, n_hdlc,
+  // slip: CVE-2023-6546, CVE-2017-2636); setting one loads its module.
+  rules.push_back(
+      {"ioctl", EPERM, {SCMP_A1(SCMP_CMP_MASKED_EQ, kLow32, TIOCSETD)}, "request == TIOCSETD"});
 
-  // personality(2) flags that turn off ASLR or map page zero. 0xffffffff is
-  // the query and has bit 31 set, which no real persona does: the mask
-  // includes bit 31 so the query still passes.
-  for (auto [flag, text] :
-       {std::pair<uint64_t, const char*>{ADDR_NO_RANDOMIZE, "persona & ADDR_NO_RANDOMIZE"},
-        {MMAP_PAGE_ZERO, "persona & MMAP_PAGE_ZERO"},
-        {READ_IMPLIES_EXEC, "persona & READ_IMPLIES_EXEC"}}) {
-    rules.push_back(
-        {"personality", EPERM, {SCMP_A0(SCMP_CMP_MASKED_EQ, flag | 0x80000000u, flag)}, text});
-  }
   return rules;
+}
+
+// personality(2) values a process may set: Docker's list (PER_LINUX,
+// UNAME26, PER_LINUX32 and both, and the 0xffffffff query). Every other
+// value is refused, ADDR_NO_RANDOMIZE (0x0040000) above all: it turns off
+// ASLR for what the process execs next.
+constexpr uint32_t kAllowedPersonas[] = {0x0, 0x8, 0x20000, 0x20008, 0xffffffff};
+
+// Every syscall number above this is newer than the filter: the last one
+// reviewed is futex_requeue (456, Linux 6.7). Newer ones (statmount 457,
+// listmount 458, the lsm_* calls, open_tree_attr ...) get ENOSYS, as runc's
+// default does for syscalls its profile does not know: libc treats that as
+// "not on this kernel" and falls back.
+constexpr uint32_t kNewestReviewedSyscall = 456;
+constexpr uint32_t kX32SyscallBit = 0x40000000;  // __X32_SYSCALL_BIT
+
+// The first argument's low 32 bits inside struct seccomp_data (args at 16).
+constexpr uint32_t kArg0Low = 16 + (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? 0 : 4);
+
+// A few instructions run before libseccomp's program. It decides only
+// the two rules libseccomp cannot express (a range of syscall numbers; an
+// argument allow-list) and otherwise falls through to libseccomp's first
+// instruction, so that program's own checks (architecture, x32) still
+// decide everything else. Jumps are relative and only forward, so
+// prepending keeps libseccomp's program intact.
+std::vector<sock_filter> prelude(uint32_t native_arch, bool check_personality) {
+  std::vector<sock_filter> p;
+  auto stmt = [&](uint16_t code, uint32_t k) { p.push_back(BPF_STMT(code, k)); };
+  // Jumps to "next" are patched once the prelude's length is known.
+  std::vector<size_t> to_next;
+  auto jump = [&](uint16_t code, uint32_t k, bool true_to_next, bool false_to_next) {
+    p.push_back(BPF_JUMP(code, k, 0, 0));
+    if (true_to_next || false_to_next) to_next.push_back(p.size() - 1);
+    p.back().jt = true_to_next ? 0xff : 0;
+    p.back().jf = false_to_next ? 0xff : 0;
+  };
+  stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch));
+  jump(BPF_JMP | BPF_JEQ | BPF_K, native_arch, false, true);  // foreign: libseccomp kills
+  stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr));
+  jump(BPF_JMP | BPF_JGE | BPF_K, kX32SyscallBit, true, false);  // x32: libseccomp kills
+  p.push_back(BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, kNewestReviewedSyscall, 0, 1));
+  stmt(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS);
+  if (check_personality) {
+    jump(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(SCMP_SYS(personality)), false, true);
+    // The kernel takes persona as an unsigned int: the low half decides.
+    stmt(BPF_LD | BPF_W | BPF_ABS, kArg0Low);
+    for (uint32_t persona : kAllowedPersonas) jump(BPF_JMP | BPF_JEQ | BPF_K, persona, true, false);
+    stmt(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
+  }
+  for (size_t at : to_next) {
+    size_t distance = p.size() - at - 1;  // to the instruction after the prelude
+    if (p[at].jt == 0xff) p[at].jt = static_cast<uint8_t>(distance);
+    if (p[at].jf == 0xff) p[at].jf = static_cast<uint8_t>(distance);
+  }
+  return p;
 }
 
 std::string errno_name(int err) {
@@ -182,6 +260,8 @@ std::string errno_name(int err) {
       return "EPERM";
     case ENOSYS:
       return "ENOSYS";
+    case EAFNOSUPPORT:
+      return "EAFNOSUPPORT";
     default:
       return "errno " + std::to_string(err);
   }
@@ -199,6 +279,7 @@ const std::vector<std::string>& default_denied_syscalls() {
     for (const Rule& r : builtin_rules()) {
       if (std::find(out.begin(), out.end(), r.syscall) == out.end()) out.push_back(r.syscall);
     }
+    out.push_back("personality");  // decided in the prelude
     return out;
   }();
   return names;
@@ -254,6 +335,16 @@ PolicyResult<SeccompPlan> build_seccomp_plan(const Policy::Seccomp& policy) {
     plan.entries.push_back({r.syscall, errno_name(r.err), r.condition});
   }
   plan.entries.push_back({"(any syscall of a foreign ABI: i386, x32)", "KILL_PROCESS", ""});
+  bool check_personality =
+      std::find(policy.unsafe_allow.begin(), policy.unsafe_allow.end(), "personality") ==
+      policy.unsafe_allow.end();
+  if (check_personality) {
+    plan.entries.push_back(
+        {"personality", "EPERM", "persona not in {0, 0x8, 0x20000, 0x20008, 0xffffffff}"});
+  }
+  plan.entries.push_back({"(any syscall number above " + std::to_string(kNewestReviewedSyscall) +
+                              ", newer than this filter: statmount, listmount, ...)",
+                          "ENOSYS", ""});
 
   // Export through a memfd: libseccomp writes the program to an fd.
   int fd = memfd_create("seccomp-bpf", MFD_CLOEXEC);
@@ -266,8 +357,10 @@ PolicyResult<SeccompPlan> build_seccomp_plan(const Policy::Seccomp& policy) {
   if (fstat(fd, &st) != 0 || st.st_size <= 0 || st.st_size % sizeof(sock_filter) != 0) {
     return policy_error("seccomp", "exported BPF program has a bad size");
   }
-  plan.program.resize(static_cast<size_t>(st.st_size) / sizeof(sock_filter));
-  ssize_t got = pread(fd, plan.program.data(), static_cast<size_t>(st.st_size), 0);
+  plan.program = prelude(seccomp_arch_native(), check_personality);
+  size_t head = plan.program.size();
+  plan.program.resize(head + static_cast<size_t>(st.st_size) / sizeof(sock_filter));
+  ssize_t got = pread(fd, plan.program.data() + head, static_cast<size_t>(st.st_size), 0);
   if (got != st.st_size) return policy_error("seccomp", "short read of the exported BPF program");
   // BPF_MAXINSNS: the kernel refuses longer classic programs (filter.h).
   if (plan.program.size() > BPF_MAXINSNS) {

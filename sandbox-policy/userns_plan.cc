@@ -1,6 +1,36 @@
 #include "userns_plan.h"
 
+#include <algorithm>
+
 namespace openshell::policy {
+namespace {
+
+// The sandbox init's own id, inside and outside: one no sandbox process
+// has. A process may change the resource limits of a process with its own
+// ids (prlimit(2): RLIMIT_NPROC = 1 on the init broke every later spawn), so
+// the init must not share them. 65533 is one below the overflow id 65534,
+// under which inodes of unmapped owners appear inside, so `ps` inside tells
+// the two apart; lower ids are taken when the identity uses it.
+uint32_t init_id(const Identity& identity) {
+  auto used = [&](uint32_t id) {
+    return id == identity.uid || id == identity.gid ||
+           std::find(identity.supplementary_gids.begin(), identity.supplementary_gids.end(), id) !=
+               identity.supplementary_gids.end();
+  };
+  uint32_t id = 65533;
+  while (used(id)) --id;
+  return id;
+}
+
+// Maps the init's id to itself, after the sandbox's lines.
+void add_init_id(UserNamespacePlan& plan, uint32_t id) {
+  plan.uid_map.push_back({id, id, 1});
+  plan.gid_map.push_back({id, id, 1});
+  plan.init_uid = id;
+  plan.init_gid = id;
+}
+
+}  // namespace
 
 UserNamespacePlan build_userns_plan(const Identity& identity, bool root_in_sandbox) {
   UserNamespacePlan plan;
@@ -14,9 +44,8 @@ UserNamespacePlan build_userns_plan(const Identity& identity, bool root_in_sandb
     plan.gid_map = {{0, identity.gid, 1}};
     plan.process_uid = 0;
     plan.process_gid = 0;
-    plan.init_uid = 0;
-    plan.init_gid = 0;
     plan.deny_setgroups = true;
+    add_init_id(plan, init_id(identity));
     return plan;
   }
   // Identity mapping of exactly the ids the processes use. Inside uid 0 is
@@ -31,9 +60,8 @@ UserNamespacePlan build_userns_plan(const Identity& identity, bool root_in_sandb
   }
   plan.process_uid = identity.uid;
   plan.process_gid = identity.gid;
-  // The only mapped ids; the init keeps its namespace capabilities as them.
-  plan.init_uid = identity.uid;
-  plan.init_gid = identity.gid;
+  // The init keeps its namespace capabilities under its own id.
+  add_init_id(plan, init_id(identity));
   // setgroups stays allowed only when the process needs its supplementary
   // groups set inside; otherwise deny it (CVE-2014-8989: dropping a group
   // can grant access that a negative group permission withheld).

@@ -2,12 +2,15 @@
 
 #include <libssh/callbacks.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+
+#include <map>
 
 #include "authorized_keys_watch.h"
 #include "connection.h"
@@ -49,26 +52,76 @@ void Bridge::Impl::accept_later(void (Impl::*again)()) {
       });
 }
 
+namespace {
+
+// "127.0.0.2:50122" -> "127.0.0.2", "[::1]:50122" -> "[::1]", "unix" -> "unix".
+std::string source_of(const std::string& peer) {
+  auto colon = peer.rfind(':');
+  if (colon == std::string::npos || peer.ends_with(']')) return peer;
+  return peer.substr(0, colon);
+}
+
+}  // namespace
+
+void ServerContext::drop(std::list<std::uint64_t>::iterator victim, std::string_view why) {
+  auto id = *victim;
+  unauthenticated.erase(victim);
+  auto c = connections.find(id);
+  if (c != connections.end()) {
+    audit(c->second->who(), "connection_dropped", why);
+    c->second->close("dropped: " + std::string(why));
+  }
+}
+
 void ServerContext::admit(int fd, std::string peer) {
-  // Admission: at most max_unauthenticated connections wait to authenticate.
-  // A newcomer displaces the oldest one that has not even finished key
-  // exchange (else the oldest), so idle floods cost them, not the gateway.
-  while (!unauthenticated.empty() && unauthenticated.size() >= config.max_unauthenticated) {
-    auto victim = unauthenticated.begin();
+  if (shutting_down) {
+    ::close(fd);
+    return;
+  }
+  // Admission of connections that have not authenticated yet, per source
+  // address first, then in all. The victim within a source is its oldest
+  // connection that has not finished key exchange, else its oldest: idle
+  // floods cost the flooder, and a source's flood never costs another
+  // source its way in.
+  std::string source = source_of(peer);
+  auto oldest_of = [&](const std::string& from) {
+    auto victim = unauthenticated.end();
     for (auto it = unauthenticated.begin(); it != unauthenticated.end(); ++it) {
       auto c = connections.find(*it);
-      if (c != connections.end() && !c->second->key_exchange_done()) {
-        victim = it;
-        break;
-      }
+      if (c == connections.end() || source_of(c->second->who().peer) != from) continue;
+      if (victim == unauthenticated.end()) victim = it;
+      if (!c->second->key_exchange_done()) return it;
     }
-    auto id = *victim;
-    unauthenticated.erase(victim);
+    return victim;
+  };
+  std::map<std::string, std::size_t> per_source;
+  for (auto id : unauthenticated) {
     auto c = connections.find(id);
-    if (c != connections.end()) {
-      audit(c->second->who(), "connection_dropped", "unauthenticated connection limit");
-      c->second->close("dropped: unauthenticated connection limit");
+    if (c != connections.end()) ++per_source[source_of(c->second->who().peer)];
+  }
+  while (per_source[source] >= config.max_unauthenticated_per_source) {
+    auto victim = oldest_of(source);
+    if (victim == unauthenticated.end()) break;
+    drop(victim, "unauthenticated connection limit per source");
+    --per_source[source];
+  }
+  while (unauthenticated.size() >= config.max_unauthenticated) {
+    // The source holding the most; never one holding a single connection.
+    std::string heaviest;
+    std::size_t most = 0;
+    for (const auto& [from, count] : per_source) {
+      if (count > most) most = count, heaviest = from;
     }
+    if (most < 2 || heaviest == source) {
+      audit({0, peer, "", "", config.sandbox_id}, "connection_refused",
+            "unauthenticated connection limit");
+      ::close(fd);
+      return;
+    }
+    auto victim = oldest_of(heaviest);
+    if (victim == unauthenticated.end()) break;
+    drop(victim, "unauthenticated connection limit");
+    --per_source[heaviest];
   }
   std::uint64_t id = next_id++;
   auto connection = std::make_shared<Connection>(*this, id, fd, std::move(peer));
@@ -249,16 +302,39 @@ void Bridge::Impl::accept_unix() {
       });
 }
 
-void Bridge::stop() {
-  if (impl_->stopped) return;
-  impl_->stopped = true;
+void Bridge::begin_shutdown() {
+  if (impl_->context.shutting_down) return;
+  impl_->context.shutting_down = true;
   boost::system::error_code ignored;
   if (impl_->tcp) impl_->tcp->close(ignored);
   if (impl_->local) impl_->local->close(ignored);
-  // Synchronously: the caller may stop the loop right after, and every
-  // session's processes must have had their SIGHUP by then.
+  log::info("ssh bridge: no new connections or sessions (shutting down)",
+            {{"connections", static_cast<unsigned long long>(impl_->context.connections.size())}});
+}
+
+void Bridge::stop(std::chrono::milliseconds flush) {
+  if (impl_->stopped) return;
+  impl_->stopped = true;
+  impl_->context.shutting_down = true;
+  boost::system::error_code ignored;
+  if (impl_->tcp) impl_->tcp->close(ignored);
+  if (impl_->local) impl_->local->close(ignored);
   std::vector<std::shared_ptr<Connection>> connections;
   for (auto& [id, connection] : impl_->context.connections) connections.push_back(connection);
+  // The loop has stopped: what the sessions queued last (output,
+  // exit-status, channel close) is still in libssh's buffers. Write it
+  // out, bounded in all by `flush` (ssh_blocking_flush polls the socket).
+  auto deadline = std::chrono::steady_clock::now() + flush;
+  for (auto& connection : connections) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    if (connection->authenticated() && connection->session() != nullptr) {
+      ssh_blocking_flush(connection->session(), static_cast<int>(left.count()));
+    }
+  }
+  // Synchronously: the caller may stop the loop right after, and every
+  // session's processes must have had their SIGHUP by then.
   for (auto& connection : connections) {
     connection->close("server stopping");
     connection->teardown();

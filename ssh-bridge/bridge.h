@@ -31,11 +31,16 @@ struct BridgeConfig {
   std::string sandbox_id;
   // Time a connection has to authenticate.
   std::chrono::milliseconds auth_timeout{30'000};
-  // Failed authentication requests before disconnect (none is not counted).
+  // Failed authentication requests before disconnect (the first "none" is
+  // not counted, every later one is).
   int max_auth_tries = 6;
-  // Unauthenticated connections kept at once; the oldest is dropped for a
-  // newcomer, so a flood of idle connections cannot lock the gateway out.
+  // Unauthenticated connections kept at once, and from one source address.
+  // A source at its limit loses its own oldest for a newcomer; when all
+  // are taken, a newcomer from another source displaces one of the source
+  // holding the most (never a source's only one), so no source can evict
+  // another's way in (bridge.cc, admit()).
   std::size_t max_unauthenticated = 64;
+  std::size_t max_unauthenticated_per_source = 8;
   // Authenticated connections at once; beyond it new ones are refused.
   std::size_t max_sessions = 1024;
 };
@@ -63,9 +68,16 @@ class Bridge {
 
   // Binds the listeners and starts accepting on the io_context.
   Result<void> start();
+  // The supervisor is shutting down: closes the listeners and starts no
+  // new process; sessions already running go on until their process ends
+  // or stop() (their processes have had the shutdown signal).
+  void begin_shutdown();
+
   // Closes the listeners and every connection (their processes get SIGHUP),
-  // synchronously; afterwards the Bridge calls no service again.
-  void stop();
+  // synchronously; afterwards the Bridge calls no service again. What
+  // libssh still holds for a client (the last output, exit-status, close)
+  // is written first, for at most `flush` in all.
+  void stop(std::chrono::milliseconds flush = std::chrono::milliseconds(0));
 
   // Where it listens: "127.0.0.1:2222", "[::1]:2222", "unix:/run/x.sock".
   std::vector<std::string> listening() const;

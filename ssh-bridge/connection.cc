@@ -287,8 +287,10 @@ int Connection::on_message(ssh_message message) {
       switch (subtype) {
         case SSH_AUTH_METHOD_NONE:
           // Every client asks "none" first to learn the methods (RFC 4252
-          // §5.2); refused, audited, not counted, as OpenSSH does.
-          auth_failure("none", "method not allowed", false);
+          // §5.2): the first is refused and not counted, as OpenSSH does
+          // (auth2.c counts "none" after the first attempt); every later
+          // one counts, or a client could ask forever.
+          auth_failure("none", "method not allowed", ++none_requests_ > 1);
           break;
         case SSH_AUTH_METHOD_PASSWORD:
           auth_failure("password", "method not allowed", true);

@@ -70,6 +70,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string close_reason_;
   std::string setup_error_;
   int failures_ = 0;
+  int none_requests_ = 0;
   bool started_ = false;
   bool kex_done_ = false;
   bool authenticated_ = false;

@@ -32,8 +32,12 @@ struct ServerContext {
   std::list<std::uint64_t> unauthenticated;
   std::size_t authenticated = 0;
   std::uint64_t next_id = 1;
+  // The supervisor is shutting down: no new connection, no new process.
+  bool shutting_down = false;
 
   void admit(int fd, std::string peer);
+  // Closes an unauthenticated connection to make room, audited.
+  void drop(std::list<std::uint64_t>::iterator victim, std::string_view why);
   void authenticated_now(std::uint64_t id);
   // Called by a connection once it is closed; the object is released later.
   void forget(std::uint64_t id, bool was_authenticated);

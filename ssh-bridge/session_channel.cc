@@ -238,6 +238,10 @@ int SessionChannel::launch(LaunchKind kind, std::string command) {
     refuse(std::string(what) + ": no process launcher");
     return -1;
   }
+  if (connection_.context().shutting_down) {
+    refuse(std::string(what) + ": the sandbox is shutting down");
+    return -1;
+  }
   LaunchRequest request;
   request.kind = kind;
   request.command = std::move(command);

@@ -10,6 +10,7 @@
 #include "landlock.h"
 #include "sandbox-policy/report.h"
 #include "sandbox.h"
+#include "self_restrict.h"
 #include "sandbox_plan.h"
 
 namespace openshell {
@@ -111,6 +112,11 @@ int run_check(const Config& config) {
     line("seccomp", probe ? "enforced (" + std::to_string(plan.seccomp.entries.size()) + " rules)"
                           : per_process);
     ok = ok && probe.has_value();
+    // The supervisor's own restriction after start-up (self_restrict.h).
+    auto restricted = check_supervisor_restriction(plan);
+    line("supervisor", restricted ? "enforced after start-up (" + *restricted + ")"
+                                  : "unavailable (" + restricted.error().message() + ")");
+    ok = ok && restricted.has_value();
   }
   for (const auto& text : policy::format_unenforced(plan.unenforced))
     std::printf("%s\n", text.c_str());

@@ -1,5 +1,6 @@
 #include "control_channel.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 
 #include <cstring>
@@ -20,8 +21,10 @@ Result<std::pair<UniqueFd, UniqueFd>> make_channel() {
   return std::pair{std::move(a), std::move(b)};
 }
 
-Result<void> send_message(int fd, const google::protobuf::MessageLite& message,
-                          std::span<const int> fds) {
+namespace {
+
+Result<std::string> serialize(const google::protobuf::MessageLite& message,
+                              std::span<const int> fds) {
   std::string bytes;
   if (!message.SerializeToString(&bytes)) return fail("serialize control message");
   if (bytes.size() > kMaxMessageBytes) {
@@ -29,8 +32,13 @@ Result<void> send_message(int fd, const google::protobuf::MessageLite& message,
                 std::to_string(kMaxMessageBytes));
   }
   if (fds.size() > kMaxFds) return fail("too many fds for one control message");
+  return bytes;
+}
 
-  iovec iov{bytes.data(), bytes.size()};
+// One record; false when the socket would block (only with `dontwait`).
+Result<bool> send_record(int fd, const std::string& bytes, std::span<const int> fds,
+                         bool dontwait) {
+  iovec iov{const_cast<char*>(bytes.data()), bytes.size()};
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
@@ -47,10 +55,58 @@ Result<void> send_message(int fd, const google::protobuf::MessageLite& message,
   // An empty message still sends one record (SEQPACKET keeps boundaries), so
   // a protobuf with all defaults is fine.
   while (true) {
-    ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
-    if (n >= 0) return {};
+    ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL | (dontwait ? MSG_DONTWAIT : 0));
+    if (n >= 0) return true;
+    if (dontwait && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
     if (errno != EINTR) return fail_errno("sendmsg on the control socket");
   }
+}
+
+}  // namespace
+
+Result<void> send_message(int fd, const google::protobuf::MessageLite& message,
+                          std::span<const int> fds) {
+  auto bytes = serialize(message, fds);
+  if (!bytes) return std::unexpected(bytes.error());
+  auto sent = send_record(fd, *bytes, fds, /*dontwait=*/false);
+  if (!sent) return std::unexpected(sent.error());
+  return {};
+}
+
+Result<void> Outbox::send(int fd, const google::protobuf::MessageLite& message,
+                          std::span<const int> fds) {
+  auto bytes = serialize(message, fds);
+  if (!bytes) return std::unexpected(bytes.error());
+  if (queue_.empty()) {
+    auto sent = send_record(fd, *bytes, fds, /*dontwait=*/true);
+    if (!sent) return std::unexpected(sent.error());
+    if (*sent) return {};
+  }
+  if (queue_.size() >= max_messages_) {
+    return fail("control queue full (" + std::to_string(max_messages_) +
+                " messages the sandbox init has not taken)");
+  }
+  Pending pending{std::move(*bytes), {}};
+  for (int f : fds) {
+    UniqueFd copy(::fcntl(f, F_DUPFD_CLOEXEC, 3));
+    if (!copy) return fail_errno("dup for a queued control message");
+    pending.fds.push_back(std::move(copy));
+  }
+  queue_.push_back(std::move(pending));
+  return {};
+}
+
+Result<void> Outbox::flush(int fd) {
+  while (!queue_.empty()) {
+    auto& front = queue_.front();
+    std::vector<int> raw;
+    for (const auto& f : front.fds) raw.push_back(f.get());
+    auto sent = send_record(fd, front.bytes, raw, /*dontwait=*/true);
+    if (!sent) return std::unexpected(sent.error());
+    if (!*sent) return {};
+    queue_.pop_front();
+  }
+  return {};
 }
 
 Result<Received> receive_message(int fd, google::protobuf::MessageLite& message,

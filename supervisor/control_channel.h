@@ -4,7 +4,9 @@
 
 #include <google/protobuf/message_lite.h>
 
+#include <deque>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "error.h"
@@ -22,6 +24,36 @@ Result<std::pair<UniqueFd, UniqueFd>> make_channel();
 
 Result<void> send_message(int fd, const google::protobuf::MessageLite& message,
                           std::span<const int> fds = {});
+
+// The supervisor's side of sending: a message the socket cannot take now
+// waits, in order, in a bounded queue, never dropped. The socket holds
+// unread messages only up to its send buffer (SO_SNDBUF, sk_wmem_alloc in
+// net/unix/af_unix.c), and the loop's socket is non-blocking (Asio makes
+// it so): a burst of signals to every session, or spawns while the init is
+// busy forking, would otherwise fail with EAGAIN and be lost. A full queue is an error: the caller ends the
+// sandbox, loudly, rather than run it with a request silently gone.
+class Outbox {
+ public:
+  explicit Outbox(size_t max_messages = 4096) : max_messages_(max_messages) {}
+
+  // Sends at once when nothing waits and the socket takes it, else queues
+  // (the fds are duplicated and kept until sent). Fails only when the
+  // message is invalid, the socket failed, or the queue is full.
+  Result<void> send(int fd, const google::protobuf::MessageLite& message,
+                    std::span<const int> fds = {});
+  // Writes what waits until the socket would block again.
+  Result<void> flush(int fd);
+  bool waiting() const { return !queue_.empty(); }
+  size_t size() const { return queue_.size(); }
+
+ private:
+  struct Pending {
+    std::string bytes;
+    std::vector<UniqueFd> fds;
+  };
+  size_t max_messages_;
+  std::deque<Pending> queue_;
+};
 
 enum class Received { message, would_block, closed };
 

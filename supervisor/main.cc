@@ -3,8 +3,11 @@
 #include <google/protobuf/stubs/common.h>
 #include <libssh/libssh.h>
 #include <openssl/crypto.h>
+#include <fcntl.h>
 #include <seccomp.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <cstdio>
 #include <cstring>
@@ -31,17 +34,58 @@ int print_version() {
   return 0;
 }
 
+// Until the PID-1 loop handles them: as PID 1 of a PID namespace with the
+// default disposition, the kernel drops these signals (pid_namespaces(7));
+// blocked, they stay pending and reach the handlers once the loop runs.
+// Processes in the sandbox start with an empty mask (spawn_child.cc).
+void shutdown_signals(int how) {
+  sigset_t held;
+  sigemptyset(&held);
+  for (int signo : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&held, signo);
+  ::sigprocmask(how, &held, nullptr);
+}
+
+// A closed 0, 1 or 2 would be taken by the next open: the control socket
+// to the sandbox init would become fd 0 and be handed to the main process
+// as its stdin (bubblewrap and runc do the same; CVE-2016-9962 is the
+// class of bug). /dev/null stands in for whatever the caller closed.
+void ensure_standard_fds() {
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+    int null = ::open("/dev/null", O_RDWR);
+    if (null != fd) {
+      // Not even /dev/null: nothing can be started safely.
+      static const char message[] = "openshell-supervisor: cannot open /dev/null onto fd 0-2\n";
+      ssize_t ignored = ::write(2, message, sizeof message - 1);
+      (void)ignored;
+      ::_exit(static_cast<int>(Stage::event_loop));
+    }
+  }
+}
+
+// Before main: the static initializers of the libraries (protobuf, libssh,
+// OpenSSL) run first, and a signal during them would be lost the same way.
+__attribute__((constructor(101))) void hold_shutdown_signals_from_the_start() {
+  shutdown_signals(SIG_BLOCK);
+}
+
 }  // namespace
 
 int main(int argc, char** argv, char** envp) {
+  ensure_standard_fds();
   log::init(log::Level::warn);
 
   // The SFTP server of the SSH bridge, started inside the sandbox on stdio.
-  if (argc == 2 && std::strcmp(argv[1], "sftp-server") == 0) return sftp::run_sftp_server(0, 1);
+  // Only `run` is PID 1; every other subcommand takes signals as usual.
+  if (argc == 2 && std::strcmp(argv[1], "sftp-server") == 0) {
+    shutdown_signals(SIG_UNBLOCK);
+    return sftp::run_sftp_server(0, 1);
+  }
 
   // copy-self comes before anything else: it runs in an init container
   // from a scratch image, with no shell and no configuration.
   if (argc >= 2 && std::strcmp(argv[1], "copy-self") == 0) {
+    shutdown_signals(SIG_UNBLOCK);
     if (argc != 3) die_at(Stage::input, "usage: openshell-supervisor copy-self DEST");
     auto installed = copy_self(argv[2]);
     if (!installed) die_at(Stage::copy_self, installed.error().message());
@@ -52,6 +96,7 @@ int main(int argc, char** argv, char** envp) {
   auto config = parse_config(argc, argv, read_environment(envp));
   if (!config) die_at(Stage::input, config.error().message());
   log::init(config->log_level);
+  if (config->subcommand != Subcommand::run) shutdown_signals(SIG_UNBLOCK);
 
   switch (config->subcommand) {
     case Subcommand::help:

@@ -18,24 +18,26 @@ namespace {
 constexpr size_t kWriteChunk = 4096;
 constexpr size_t kMaxPendingOutput = 1 << 20;
 
-// epoll refuses regular files and some devices (/dev/null) with EPERM;
-// Asio then accepts the fd but never reports it ready, so ask epoll first.
-bool pollable(int fd) {
+// Readiness of one of the caller's descriptors without touching it. Asio
+// makes every descriptor it waits on O_NONBLOCK
+// (reactive_descriptor_service::start_op), and fd 0 and 1 share their open
+// file description with the caller's terminal or pipe: the flag would
+// outlive the supervisor and make its own log writes fail with EAGAIN.
+// Asio waits instead on a private epoll instance holding the descriptor,
+// which is readable whenever the descriptor is ready for `events` (level
+// triggered, epoll(7)). epoll refuses regular files and some devices
+// (/dev/null) with EPERM: those are always ready, and nullopt says so.
+std::optional<boost::asio::posix::stream_descriptor> watch(boost::asio::io_context& io, int fd,
+                                                           uint32_t events) {
   UniqueFd epoll(::epoll_create1(EPOLL_CLOEXEC));
   epoll_event event{};
-  event.events = EPOLLIN;
-  return epoll && ::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, fd, &event) == 0;
-}
-
-std::optional<boost::asio::posix::stream_descriptor> watch(boost::asio::io_context& io, int fd) {
-  if (!pollable(fd)) return std::nullopt;
-  UniqueFd copy(::fcntl(fd, F_DUPFD_CLOEXEC, 3));
-  if (!copy) return std::nullopt;
+  event.events = events;
+  if (!epoll || ::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, fd, &event) != 0) return std::nullopt;
   boost::asio::posix::stream_descriptor descriptor(io);
   boost::system::error_code ec;
-  descriptor.assign(copy.get(), ec);
+  descriptor.assign(epoll.get(), ec);
   if (ec) return std::nullopt;
-  copy.release();
+  epoll.release();
   return descriptor;
 }
 
@@ -121,14 +123,26 @@ void MainProcess::start(MainLaunch launch, std::function<void(const Error&)> on_
     if (auto size = window_size(STDIN_FILENO)) set_window_size(pty->master.get(), *size);
     fds.push_back(std::move(pty->slave));
     master_.emplace(io_, pty->master.release());
-    stdin_ = watch(io_, STDIN_FILENO);
-    stdout_ = watch(io_, STDOUT_FILENO);
+    stdin_ = watch(io_, STDIN_FILENO, EPOLLIN);
+    stdout_ = watch(io_, STDOUT_FILENO, EPOLLOUT);
     raw_mode_.emplace(STDIN_FILENO);
   } else {
-    for (int fd = 0; fd < 3; ++fd) {
-      UniqueFd copy(::fcntl(fd, F_DUPFD_CLOEXEC, 3));
-      if (!copy) copy.reset(::open("/dev/null", O_RDWR | O_CLOEXEC));
-      fds.push_back(std::move(copy));
+    UniqueFd in(::fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3));
+    if (!in) in.reset(::open("/dev/null", O_RDWR | O_CLOEXEC));
+    fds.push_back(std::move(in));
+    for (int out : {STDOUT_FILENO, STDERR_FILENO}) {
+      int pipe[2];
+      if (::pipe2(pipe, O_CLOEXEC) != 0) {
+        on_failed(Error{"pipe2 for the main process's output", errno});
+        return;
+      }
+      UniqueFd read_end(pipe[0]);
+      fds.emplace_back(pipe[1]);
+      // Our own file description: non-blocking affects nobody else.
+      ::fcntl(read_end.get(), F_SETFL, O_NONBLOCK);
+      Relay& r = relays_[out - 1];
+      r.to = out;
+      r.from.emplace(io_, read_end.release());
     }
   }
 
@@ -139,6 +153,7 @@ void MainProcess::start(MainLaunch launch, std::function<void(const Error&)> on_
       read_terminal();
       read_input();
     }
+    for (Relay& r : relays_) relay(r);
   };
   callbacks.failed = [this, on_failed](const Error& error) {
     raw_mode_.reset();
@@ -200,7 +215,7 @@ void MainProcess::read_input() {
                      [this](const boost::system::error_code& ec) {
                        if (ec || !master_) return;
                        char buffer[4096];
-                       ssize_t n = ::read(stdin_->native_handle(), buffer, sizeof buffer);
+                       ssize_t n = ::read(STDIN_FILENO, buffer, sizeof buffer);
                        if (n < 0 && errno == EINTR) return read_input();
                        if (n <= 0) return;  // end of input: the terminal stays open
                        // The master is non-blocking; a full input queue drops
@@ -234,13 +249,13 @@ void MainProcess::output(const char* data, size_t size) {
 void MainProcess::write_output() {
   if (writing_ || pending_output_.empty() || !stdout_) return;
   writing_ = true;
-  stdout_->async_wait(boost::asio::posix::stream_descriptor::wait_write,
+  stdout_->async_wait(boost::asio::posix::stream_descriptor::wait_read,  // the epoll: fd 1 writable
                       [this](const boost::system::error_code& ec) {
                         writing_ = false;
                         if (ec || pending_output_.empty()) return;  // flushed meanwhile
                         auto& front = pending_output_.front();
                         size_t chunk = std::min(front.size(), kWriteChunk);
-                        ssize_t n = ::write(stdout_->native_handle(), front.data(), chunk);
+                        ssize_t n = ::write(STDOUT_FILENO, front.data(), chunk);
                         if (n < 0 && errno != EINTR && errno != EAGAIN) {
                           pending_output_.clear();  // stdout is gone
                           pending_bytes_ = 0;
@@ -257,7 +272,35 @@ void MainProcess::write_output() {
                       });
 }
 
+void MainProcess::relay(Relay& r) {
+  if (!r.from) return;
+  r.from->async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                     [this, &r](const boost::system::error_code& ec) {
+                       if (ec || !r.from) return;
+                       char buffer[65536];
+                       ssize_t n = ::read(r.from->native_handle(), buffer, sizeof buffer);
+                       if (n == 0) return;  // every write end is closed
+                       if (n < 0 && errno != EAGAIN && errno != EINTR) return;
+                       // The supervisor's own stdout/stderr stay blocking:
+                       // the agent waits on its full pipe meanwhile, which
+                       // is the back-pressure a shared descriptor gave.
+                       if (n > 0) write_all_blocking(r.to, buffer, static_cast<size_t>(n));
+                       relay(r);
+                     });
+}
+
+void MainProcess::drain(Relay& r) {
+  if (!r.from) return;
+  char buffer[65536];
+  ssize_t n;
+  while ((n = ::read(r.from->native_handle(), buffer, sizeof buffer)) > 0 ||
+         (n < 0 && errno == EINTR)) {
+    if (n > 0) write_all_blocking(r.to, buffer, static_cast<size_t>(n));
+  }
+}
+
 void MainProcess::flush_output() {
+  for (Relay& r : relays_) drain(r);
   if (master_) {
     char buffer[16384];
     ssize_t n;

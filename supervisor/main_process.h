@@ -1,6 +1,10 @@
 // The main process (the agent): started in the sandbox once, its terminal
-// relayed to the supervisor's stdin/stdout in TTY mode, or the supervisor's
-// stdio handed to it unchanged in pipes mode. Its exit ends the sandbox.
+// relayed to the supervisor's stdin/stdout in TTY mode; in pipes mode its
+// stdout and stderr are pipes the supervisor owns, relayed byte for byte to
+// the supervisor's own (stdin is handed over as it is). It never shares an
+// open file description the supervisor writes to: O_NONBLOCK set by the
+// agent would make the supervisor's own writes fail. Its exit ends the
+// sandbox.
 #pragma once
 
 #include <sys/types.h>
@@ -67,13 +71,25 @@ class MainProcess final : public ssh::MainAttach {
 
   // TTY mode only.
   std::optional<boost::asio::posix::stream_descriptor> master_;
-  std::optional<boost::asio::posix::stream_descriptor> stdin_;   // dup of fd 0
-  std::optional<boost::asio::posix::stream_descriptor> stdout_;  // dup of fd 1, if pollable
+  // Private epoll instances: readable when fd 0 has input, when fd 1 takes
+  // output (main_process.cc, watch()). Absent when epoll refuses the fd.
+  std::optional<boost::asio::posix::stream_descriptor> stdin_;
+  std::optional<boost::asio::posix::stream_descriptor> stdout_;
   std::optional<RawMode> raw_mode_;
   std::deque<std::string> pending_output_;
   size_t pending_bytes_ = 0;
   bool writing_ = false;
   bool reading_paused_ = false;
+
+  // Pipes mode only: the read ends of the main process's stdout and stderr.
+  struct Relay {
+    std::optional<boost::asio::posix::stream_descriptor> from;
+    int to = -1;  // the supervisor's STDOUT_FILENO or STDERR_FILENO
+  };
+  void relay(Relay& r);
+  // Whatever the pipes still hold, once the process has exited.
+  void drain(Relay& r);
+  Relay relays_[2];
 
   boost::circular_buffer<char> replay_{1 << 20};
   std::list<Client*> clients_;

@@ -49,6 +49,13 @@ Pid1::Pid1(boost::asio::io_context& io, Sandbox& sandbox, std::chrono::seconds g
       signals_(io, SIGCHLD, SIGTERM, SIGINT),
       grace_timer_(io) {
   for (int signo : {SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) signals_.add(signo);
+  // main() blocked these before anything else; with the handlers in place a
+  // signal that arrived during start-up is delivered now and handled once
+  // the loop runs, instead of being dropped by the kernel.
+  sigset_t held;
+  sigemptyset(&held);
+  for (int signo : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&held, signo);
+  ::sigprocmask(SIG_UNBLOCK, &held, nullptr);
   // A write to a vanished peer must be an EPIPE, not the supervisor's death.
   std::signal(SIGPIPE, SIG_IGN);
   wait_signal();
@@ -87,7 +94,9 @@ void Pid1::begin_shutdown(int signo) {
                               {"grace_seconds", static_cast<long long>(grace_.count())}});
   // The main process's group and every SSH session get the signal; whatever
   // is left when the grace period ends is killed with the whole sandbox.
+  if (on_shutdown_) on_shutdown_();
   sandbox_.signal_all(signo);
+  grace_end_ = std::chrono::steady_clock::now() + grace_;
   grace_timer_.expires_after(grace_);
   grace_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
@@ -95,6 +104,13 @@ void Pid1::begin_shutdown(int signo) {
               {{"grace_seconds", static_cast<long long>(grace_.count())}});
     sandbox_.kill();
   });
+}
+
+std::chrono::milliseconds Pid1::grace_left() const {
+  if (!shutting_down_) return std::chrono::milliseconds(0);
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      grace_end_ - std::chrono::steady_clock::now());
+  return left.count() > 0 ? left : std::chrono::milliseconds(0);
 }
 
 void Pid1::reap() {

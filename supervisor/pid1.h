@@ -7,6 +7,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <functional>
 #include <optional>
 
 #include "main_process.h"
@@ -27,6 +28,11 @@ class Pid1 {
   // The main process's end: records the exit code and ends the sandbox.
   void main_exited(int wait_status);
   void set_main(MainProcess* main) { main_ = main; }
+  // Called once when shutdown begins (SIGTERM, SIGINT): the SSH bridge
+  // stops taking connections and starting sessions.
+  void on_shutdown(std::function<void()> hook) { on_shutdown_ = std::move(hook); }
+  // What is left of the grace period (zero before shutdown and after it).
+  std::chrono::milliseconds grace_left() const;
 
   // Stops the loop once the sandbox is gone; returns the exit code.
   int exit_code() const { return exit_code_.value_or(1); }
@@ -46,6 +52,8 @@ class Pid1 {
   bool shutting_down_ = false;
   bool sandbox_gone_ = false;
   std::optional<int> exit_code_;
+  std::function<void()> on_shutdown_;
+  std::chrono::steady_clock::time_point grace_end_{};
 };
 
 }  // namespace openshell

@@ -16,6 +16,7 @@
 #include "sandbox-policy/environment.h"
 #include "sandbox.h"
 #include "sandbox_plan.h"
+#include "self_restrict.h"
 #include "session_launcher.h"
 #include "startup_error.h"
 #include "terminal.h"
@@ -173,6 +174,7 @@ int run_supervisor(const Config& config) {
     connector.emplace(io, sandbox_network(loaded->plan, **sandbox));
     bridge = create_bridge(io, config, {&*launcher, &main, &*connector});
     if (auto started = bridge->start(); !started) die_at(Stage::ssh, started.error().message());
+    pid1.on_shutdown([&bridge] { bridge->begin_shutdown(); });
   }
   auto launch = main_launch(config, loaded->plan);
   std::string command = launch.argv.front();
@@ -184,10 +186,19 @@ int run_supervisor(const Config& config) {
       },
       [&](int status) { pid1.main_exited(status); });
 
+  // Start-up is over: the sandbox, listeners and sockets exist. From here
+  // the supervisor keeps only what it still needs (self_restrict.h).
+  if (auto restricted = restrict_supervisor_after_startup(loaded->plan); !restricted) {
+    (*sandbox)->kill();
+    die_at(Stage::event_loop, restricted.error().message());
+  }
+
   io.run();
   // Sessions end while the sandbox and the main process they refer to
   // still exist (the bridge was created before them).
-  if (bridge) bridge->stop();
+  // Within what is left of the grace period (at least a moment when the
+  // main process ended on its own), libssh's last queued output is written.
+  if (bridge) bridge->stop(std::max(pid1.grace_left(), std::chrono::milliseconds(500)));
   if (egress) egress->stop();
   return pid1.exit_code();
 }

@@ -204,8 +204,7 @@ uint64_t Sandbox::spawn(control::SpawnRequest request, std::vector<UniqueFd> fds
   std::vector<int> raw;
   for (const auto& fd : fds) raw.push_back(fd.get());
 
-  Result<void> sent =
-      alive_ ? control::send_message(fd(), message, raw) : fail("the sandbox has ended");
+  Result<void> sent = alive_ ? send(message, raw) : fail("the sandbox has ended");
   if (!sent) {
     // Report asynchronously, like every other outcome.
     if (control_ && callbacks.failed) {
@@ -225,12 +224,47 @@ void Sandbox::signal(uint64_t id, int signo, bool group) {
   request->set_id(id);
   request->set_signo(signo);
   request->set_group(group);
-  if (auto sent = control::send_message(fd(), message); !sent) {
+  if (auto sent = send(message); !sent) {
     log::warn("signal not delivered", {{"signal", signo}, {"cause", sent.error().message()}});
   }
 }
 
+Result<void> Sandbox::send(const control::ToInit& message, std::span<const int> fds) {
+  if (!control_) return control::send_message(fd(), message, fds);  // before the loop
+  auto sent = outbox_.send(fd(), message, fds);
+  if (!sent) {
+    // Never run on with a request silently gone: the sandbox ends.
+    log::error("sandbox control channel: request not delivered, ending the sandbox",
+               {{"cause", sent.error().message()},
+                {"queued", static_cast<unsigned long long>(outbox_.size())}});
+    kill();
+    return sent;
+  }
+  if (outbox_.waiting()) wait_writable();
+  return {};
+}
+
+void Sandbox::wait_writable() {
+  if (writing_ || !control_) return;
+  writing_ = true;
+  control_->async_wait(boost::asio::posix::stream_descriptor::wait_write,
+                       [this](const boost::system::error_code& ec) {
+                         writing_ = false;
+                         if (ec || !alive_) return;
+                         if (auto flushed = outbox_.flush(fd()); !flushed) {
+                           log::error("sandbox control channel failed, ending the sandbox",
+                                      {{"cause", flushed.error().message()}});
+                           kill();
+                           return;
+                         }
+                         if (outbox_.waiting()) wait_writable();
+                       });
+}
+
 void Sandbox::signal_all(int signo) {
+  // A spawn still pending is signalled too: the init reads requests in
+  // order, so the signal reaches the process right after it starts.
+  for (const auto& [id, callbacks] : pending_) signal(id, signo, /*group=*/true);
   for (const auto& [id, callbacks] : running_) signal(id, signo, /*group=*/true);
 }
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "control.pb.h"
+#include "control_channel.h"
 #include "error.h"
 #include "sandbox_init.h"
 #include "unique_fd.h"
@@ -72,6 +73,10 @@ class Sandbox {
   Sandbox(pid_t pid, UniqueFd control) : init_pid_(pid), control_fd_(std::move(control)) {}
   int fd() { return control_ ? control_->native_handle() : control_fd_.get(); }
   void wait_readable();
+  // Sends through the outbox; a message the socket cannot take yet waits
+  // and is written when it can. Failure (a full queue) ends the sandbox.
+  Result<void> send(const control::ToInit& message, std::span<const int> fds = {});
+  void wait_writable();
   void read_reports();
   void handle(const control::FromInit& report);
 
@@ -80,6 +85,8 @@ class Sandbox {
   bool alive_ = true;
   UniqueFd control_fd_;  // until attach() hands it to control_
   std::optional<boost::asio::posix::stream_descriptor> control_;
+  control::Outbox outbox_;
+  bool writing_ = false;
   uint64_t next_id_ = 1;
   std::map<uint64_t, SpawnCallbacks> pending_;  // waiting for started/failed
   std::map<uint64_t, SpawnCallbacks> running_;  // waiting for exited

@@ -93,6 +93,13 @@ class Init {
     if (auto id = become_sandbox_identity(plan_->user_namespace); !id) {
       die("identity", id.error().err, id.error().what);
     }
+    // The credential change cleared the parent-death signal (commit_creds
+    // in kernel/cred.c resets pdeath_signal when the euid changes): set it
+    // again, so a supervisor killed with SIGKILL takes the sandbox with it
+    // even while something else holds its end of the control socket.
+    // A supervisor that died before this line closed the socket, which
+    // the loop below sees as the end.
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) die("PR_SET_PDEATHSIG", errno, "");
 
     auto ruleset = create_landlock_ruleset(plan_->landlock);
     if (!ruleset) die("landlock", ruleset.error().err, ruleset.error().what);

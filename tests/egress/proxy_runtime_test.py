@@ -325,7 +325,9 @@ class ProxyRuntime(unittest.TestCase):
         abstract.listen(1)
         self.addCleanup(listener.close)
         self.addCleanup(abstract.close)
-        steps = ["curl:http://upstream.test:8080/index.html|noproxy",
+        # By address: a name would resolve to a synthetic address and be
+        # served, under the same decision, by a capture listener.
+        steps = ["curl:http://%s:8080/index.html|noproxy" % self.host.address,
                  "connect:%s:8080" % self.host.address,
                  "udp:%s:53" % self.host.address,
                  "connect:127.0.0.1:%d" % port,   # the pod's loopback (the SSH listener's)

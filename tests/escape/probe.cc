@@ -52,6 +52,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -845,6 +846,9 @@ std::string result_text(const Outcome& out) {
   return "?";
 }
 
+// The hardening attempts (end of this file).
+const Attempt* find_hardening_attempt(const char* name);
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -852,7 +856,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: probe ATTEMPT [ARGS...]\n");
     return 2;
   }
-  for (const Attempt& attempt : kAttempts) {
+  const Attempt* extra = find_hardening_attempt(argv[1]);
+  for (const Attempt& attempt : extra ? std::span(extra, 1) : std::span(kAttempts)) {
     if (std::strcmp(attempt.name, argv[1]) != 0) continue;
     if (argc - 2 < attempt.args) {
       std::fprintf(stderr, "probe: %s needs %d argument(s)\n", attempt.name, attempt.args);
@@ -866,3 +871,134 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "probe: unknown attempt %s\n", argv[1]);
   return 2;
 }
+
+// --- Hardening attempts ------------------------------------------------------
+// Attempts on the sandbox init by a process of the sandbox, the syscalls and
+// arguments the seccomp filter's second round refuses, and taking a
+// sibling's descriptors or advising on its memory.
+#include <linux/ioprio.h>
+#include <sys/time.h>
+
+namespace {
+
+// struct sched_attr (linux/sched/types.h, which clashes with glibc's
+// sched_param): the first version, 48 bytes.
+struct SchedAttr {
+  uint32_t size, sched_policy;
+  uint64_t sched_flags;
+  int32_t sched_nice;
+  uint32_t sched_priority;
+  uint64_t sched_runtime, sched_deadline, sched_period;
+};
+
+// The scheduling and resource calls on the sandbox init (pid 1): each is
+// refused to a caller whose uid differs from the target's and who holds no
+// capability over it (prlimit(2), setpriority(2), sched_setattr(2),
+// ioprio_set(2)).
+Outcome on_init(const char* call) {
+  std::string which = call;
+  if (which == "prlimit") {
+    rlimit one{1, 1};
+    return from(::prlimit(1, RLIMIT_NPROC, &one, nullptr));
+  }
+  if (which == "prlimit_read") {
+    rlimit now{};
+    return from(::prlimit(1, RLIMIT_NOFILE, nullptr, &now));
+  }
+  if (which == "setpriority") return from(::setpriority(PRIO_PROCESS, 1, 19));
+  if (which == "sched_setscheduler") {
+    sched_param param{};
+    return from(::sched_setscheduler(1, SCHED_IDLE, &param));
+  }
+  if (which == "sched_setaffinity") {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(0, &set);
+    return from(::sched_setaffinity(1, sizeof set, &set));
+  }
+  if (which == "sched_setattr") {
+    SchedAttr attr{};
+    attr.size = sizeof attr;
+    attr.sched_policy = SCHED_IDLE;
+    return from(::syscall(SYS_sched_setattr, 1, &attr, 0));
+  }
+  if (which == "ioprio_set") {
+    return from(::syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, 1,
+                          IOPRIO_PRIO_VALUE(IOPRIO_CLASS_IDLE, 0)));
+  }
+  return failed(EINVAL, "unknown call " + which);
+}
+
+Outcome personality_value(const char* text) {
+  unsigned long persona = std::strtoul(text, nullptr, 0);
+  long previous = ::syscall(SYS_personality, persona);
+  if (previous >= 0) ::syscall(SYS_personality, previous);  // as it was
+  return from(previous);
+}
+
+// A raw syscall number with zero arguments: what a call newer than the
+// filter returns. The detail names the number.
+Outcome raw_syscall(const char* text) {
+  long nr = std::strtol(text, nullptr, 0);
+  return from(::syscall(nr, 0, 0, 0, 0, 0, 0), "nr=" + std::to_string(nr));
+}
+
+Outcome pidfd_getfd_sibling() {
+  pid_t child = sleeping_child();
+  long pidfd = ::syscall(SYS_pidfd_open, child, 0);
+  if (pidfd < 0) {
+    end_child(child);
+    return failed(errno, "pidfd_open");
+  }
+  long fd = ::syscall(SYS_pidfd_getfd, pidfd, 1, 0);
+  if (fd >= 0) ::close(static_cast<int>(fd));
+  ::close(static_cast<int>(pidfd));
+  end_child(child);
+  return from(fd);
+}
+
+Outcome process_madvise_sibling() {
+  static char page[4096];
+  pid_t child = sleeping_child();
+  long pidfd = ::syscall(SYS_pidfd_open, child, 0);
+  if (pidfd < 0) {
+    end_child(child);
+    return failed(errno, "pidfd_open");
+  }
+  iovec range{page, sizeof page};
+  // flags must be 0: 1 makes the kernel answer EINVAL before it checks
+  // anything else, so a refusal can only come from the filter.
+  long rc = ::syscall(SYS_process_madvise, pidfd, &range, 1, MADV_COLD, 1);
+  ::close(static_cast<int>(pidfd));
+  end_child(child);
+  return from(rc);
+}
+
+Outcome ioctl_on_stdin(const char* request) {
+  std::string which = request;
+  int ldisc = 0;  // N_TTY
+  char linux_subcode = 2;  // TIOCL_SELLOADLUT-style subcodes follow the first byte
+  if (which == "TIOCSETD") return from(::ioctl(0, TIOCSETD, &ldisc));
+  if (which == "TIOCLINUX") return from(::ioctl(0, TIOCLINUX, &linux_subcode));
+  return failed(EINVAL, "unknown request " + which);
+}
+
+const Attempt kHardeningAttempts[] = {
+    {"on_init", 1, [](char** a) { return on_init(a[0]); }},
+    {"personality_value", 1, [](char** a) { return personality_value(a[0]); }},
+    {"socket_family", 3,
+     [](char** a) { return socket_of(std::atoi(a[0]), std::atoi(a[1]), std::atoi(a[2])); }},
+    {"raw_syscall", 1, [](char** a) { return raw_syscall(a[0]); }},
+    {"pidfd_getfd_sibling", 0, [](char**) { return pidfd_getfd_sibling(); }},
+    {"process_madvise_sibling", 0, [](char**) { return process_madvise_sibling(); }},
+    {"ioctl_stdin", 1, [](char** a) { return ioctl_on_stdin(a[0]); }},
+};
+
+const Attempt* find_hardening_attempt(const char* name) {
+  for (const Attempt& attempt : kHardeningAttempts) {
+    if (std::strcmp(attempt.name, name) == 0) return &attempt;
+  }
+  return nullptr;
+}
+
+}  // namespace

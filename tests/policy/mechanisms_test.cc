@@ -152,14 +152,17 @@ TEST(Environment, SessionVariables) {
 TEST(UserNamespace, DefaultMapsOnlyTheSandboxIds) {
   Identity id = sandbox_identity();
   UserNamespacePlan u = build_userns_plan(id, false);
-  ASSERT_EQ(u.uid_map.size(), 1u);
+  ASSERT_EQ(u.uid_map.size(), 2u);
   EXPECT_EQ(u.uid_map[0].inside, 1000u);
   EXPECT_EQ(u.uid_map[0].outside, 1000u);
   EXPECT_EQ(u.uid_map[0].count, 1u);
   EXPECT_EQ(u.process_uid, 1000u);
   EXPECT_EQ(u.process_gid, 1000u);
-  EXPECT_EQ(u.init_uid, 1000u);
-  EXPECT_EQ(u.init_gid, 1000u);
+  // The init's own id, mapped to itself.
+  EXPECT_EQ(u.init_uid, 65533u);
+  EXPECT_EQ(u.init_gid, 65533u);
+  EXPECT_EQ(u.uid_map[1].inside, 65533u);
+  EXPECT_EQ(u.uid_map[1].outside, 65533u);
   EXPECT_TRUE(u.deny_setgroups);
   EXPECT_TRUE(u.process_groups.empty());
   EXPECT_FALSE(u.root_in_sandbox);
@@ -169,7 +172,7 @@ TEST(UserNamespace, SupplementaryGroupsAreMappedAndSetgroupsAllowed) {
   Identity id = sandbox_identity();
   id.supplementary_gids = {44, 999};
   UserNamespacePlan u = build_userns_plan(id, false);
-  ASSERT_EQ(u.gid_map.size(), 3u);
+  ASSERT_EQ(u.gid_map.size(), 4u);  // the init's own gid last
   EXPECT_EQ(u.gid_map[1].inside, 44u);
   EXPECT_EQ(u.gid_map[1].outside, 44u);
   EXPECT_THAT(u.process_groups, ElementsAre(44u, 999u));
@@ -180,15 +183,33 @@ TEST(UserNamespace, RootInSandboxMapsZeroToTheSandboxUid) {
   Identity id = sandbox_identity();
   id.supplementary_gids = {44};
   UserNamespacePlan u = build_userns_plan(id, true);
-  ASSERT_EQ(u.uid_map.size(), 1u);
+  ASSERT_EQ(u.uid_map.size(), 2u);
   EXPECT_EQ(u.uid_map[0].inside, 0u);
   EXPECT_EQ(u.uid_map[0].outside, 1000u);
   EXPECT_EQ(u.gid_map[0].inside, 0u);
   EXPECT_EQ(u.gid_map[0].outside, 1000u);
   EXPECT_EQ(u.process_uid, 0u);
-  EXPECT_EQ(u.init_uid, 0u);  // maps to 1000 outside
+  EXPECT_EQ(u.init_uid, 65533u);  // not root inside: its own id
   EXPECT_TRUE(u.deny_setgroups);
   EXPECT_TRUE(u.process_groups.empty());
+}
+
+// No sandbox process may share the init's ids (prlimit(2) needs only that).
+TEST(UserNamespace, TheInitsIdIsNoSandboxProcesssId) {
+  for (bool root : {false, true}) {
+    for (uint32_t taken : {65533u, 65532u}) {
+      Identity id = sandbox_identity();
+      id.uid = 65533;
+      id.gid = taken;
+      id.supplementary_gids = {65531};
+      UserNamespacePlan u = build_userns_plan(id, root);
+      EXPECT_NE(u.init_uid, u.process_uid);
+      EXPECT_NE(u.init_uid, 65533u);
+      EXPECT_NE(u.init_gid, taken);
+      EXPECT_NE(u.init_gid, 65531u);
+      EXPECT_NE(u.init_gid, u.process_gid);
+    }
+  }
 }
 
 TEST(UserNamespace, NeverMapsZeroToZeroAndInitIdsAreMapped) {

@@ -17,10 +17,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include "bpf_interpreter.h"
 #include "sandbox-policy/seccomp_filter.h"
+#include "sandbox-policy/supervisor_restriction.h"
 
 namespace openshell::policy {
 namespace {
@@ -147,6 +149,19 @@ TEST_F(SeccompProgram, SocketFamilies) {
   EXPECT_EQ(run(SYS_socket, {(1ull << 32) | AF_PACKET, SOCK_RAW, 0}), kEperm);
 }
 
+// Outside the allow-list, families answer as if the kernel had none.
+TEST_F(SeccompProgram, SocketFamiliesOutsideTheAllowListAreNotSupported) {
+  for (uint64_t family : {0 /* AF_UNSPEC */, AF_AX25, AF_IPX, AF_APPLETALK, AF_X25, AF_DECnet,
+                          AF_KEY, AF_RDS, AF_IRDA, AF_LLC, AF_IB, AF_MPLS, AF_CAN, AF_TIPC, AF_ALG,
+                          AF_KCM, AF_QIPCRTR, AF_SMC, AF_XDP, 45 /* AF_MCTP */, 46, 1000}) {
+    EXPECT_EQ(run(SYS_socket, {family, SOCK_DGRAM, 0}), SECCOMP_RET_ERRNO | EAFNOSUPPORT)
+        << family;
+  }
+  // An allowed family with garbage above is refused, never read as allowed.
+  EXPECT_EQ(run(SYS_socket, {(1ull << 32) | AF_INET, SOCK_STREAM, 0}),
+            SECCOMP_RET_ERRNO | EAFNOSUPPORT);
+}
+
 TEST_F(SeccompProgram, FilterInstallsAreDenied) {
   EXPECT_EQ(run(SYS_seccomp, {SECCOMP_SET_MODE_FILTER, 0, 0}), kEperm);
   EXPECT_EQ(run(SYS_seccomp, {SECCOMP_GET_ACTION_AVAIL, 0, 0}), kAllow);
@@ -158,16 +173,39 @@ TEST_F(SeccompProgram, FilterInstallsAreDenied) {
 TEST_F(SeccompProgram, TerminalInjectionIoctlsAreDenied) {
   EXPECT_EQ(run(SYS_ioctl, {0, TIOCSTI, 0}), kEperm);
   EXPECT_EQ(run(SYS_ioctl, {0, TIOCLINUX, 0}), kEperm);
+  EXPECT_EQ(run(SYS_ioctl, {0, TIOCSETD, 0}), kEperm);
+  EXPECT_EQ(run(SYS_ioctl, {0, TIOCGETD, 0}), kAllow);
   EXPECT_EQ(run(SYS_ioctl, {0, (1ull << 32) | TIOCSTI, 0}), kEperm);
   EXPECT_EQ(run(SYS_ioctl, {0, TCGETS, 0}), kAllow);
   EXPECT_EQ(run(SYS_ioctl, {0, TIOCGWINSZ, 0}), kAllow);
 }
 
-TEST_F(SeccompProgram, PersonalityQueryAllowedAslrOffDenied) {
-  EXPECT_EQ(run(SYS_personality, {0xffffffff}), kAllow);
-  EXPECT_EQ(run(SYS_personality, {PER_LINUX}), kAllow);
-  EXPECT_EQ(run(SYS_personality, {ADDR_NO_RANDOMIZE}), kEperm);
-  EXPECT_EQ(run(SYS_personality, {static_cast<uint64_t>(PER_LINUX) | READ_IMPLIES_EXEC}), kEperm);
+TEST_F(SeccompProgram, PersonalityOnlyDockersValues) {
+  for (uint64_t persona : {0x0ull, 0x8ull, 0x20000ull, 0x20008ull, 0xffffffffull,
+                           0x1'00000000ull /* upper half ignored, as the kernel does */}) {
+    EXPECT_EQ(run(SYS_personality, {persona}), kAllow) << std::hex << persona;
+  }
+  for (uint64_t persona : {0x0040000ull /* ADDR_NO_RANDOMIZE */, 0x80040000ull, 0x0100000ull,
+                           0x0400000ull /* READ_IMPLIES_EXEC */, 0x1ull, 0x20001ull, 0x7fffffffull,
+                           0xfffffffeull}) {
+    EXPECT_EQ(run(SYS_personality, {persona}), kEperm) << std::hex << persona;
+  }
+}
+
+TEST_F(SeccompProgram, SyscallsNewerThanTheFilterAreEnosys) {
+  EXPECT_EQ(run(456 /* futex_requeue, the newest reviewed */), kAllow);
+  for (int nr : {457 /* statmount */, 458 /* listmount */, 459, 462, 467, 500, 1000}) {
+    EXPECT_EQ(run(nr), kEnosys) << nr;
+  }
+  // Still killed on a foreign ABI, whatever the number.
+  EXPECT_EQ(run(kX32Bit | 457), kKillProcess);
+  EXPECT_EQ(run(457, {}, AUDIT_ARCH_I386), kKillProcess);
+}
+
+TEST_F(SeccompProgram, TakingAnotherProcessesDescriptorsOrMemoryAdviceIsDenied) {
+  EXPECT_EQ(run(SYS_pidfd_getfd), kEperm);
+  EXPECT_EQ(run(SYS_process_madvise), kEperm);
+  EXPECT_EQ(run(SYS_pidfd_open), kAllow);
 }
 
 TEST_F(SeccompProgram, ForeignAbisAreKilled) {
@@ -207,6 +245,48 @@ TEST(SeccompPolicy, ExtraDenialsAndUnsafeAllow) {
   EXPECT_EQ(run(SYS_memfd_create), kAllow);
   EXPECT_EQ(run(SYS_ptrace), kAllow);
   EXPECT_EQ(run(SYS_bpf), kEperm);  // the rest of the list stays
+}
+
+// The supervisor's own filter (supervisor_restriction.cc).
+TEST(SupervisorFilter, DeniesWhatStartUpAloneNeededAndSetnsOnlyIntoANetworkNamespace) {
+  for (bool separate : {false, true}) {
+    auto r = build_supervisor_restriction(separate);
+    ASSERT_TRUE(r.has_value()) << r.error().to_string();
+    auto run = [&](int nr, std::vector<uint64_t> args = {}) {
+      return run_seccomp_bpf(r->seccomp.program, make_seccomp_data(AUDIT_ARCH_X86_64, nr, args));
+    };
+    for (int nr : {SYS_mount, SYS_umount2, SYS_fsopen, SYS_open_tree, SYS_move_mount, SYS_bpf,
+                   SYS_perf_event_open, SYS_userfaultfd, SYS_kexec_load, SYS_init_module,
+                   SYS_finit_module, SYS_ptrace, SYS_process_vm_readv, SYS_unshare, SYS_pivot_root,
+                   SYS_open_by_handle_at}) {
+      EXPECT_EQ(run(nr), kEperm) << nr;
+    }
+    EXPECT_EQ(run(SYS_clone, {CLONE_NEWUSER | SIGCHLD}), kEperm);
+    EXPECT_EQ(run(SYS_clone, {CLONE_VM | CLONE_THREAD | CLONE_SIGHAND}), kAllow);
+    EXPECT_EQ(run(SYS_setns, {3, 0}), kEperm);
+    EXPECT_EQ(run(SYS_setns, {3, CLONE_NEWNS}), kEperm);
+    EXPECT_EQ(run(SYS_setns, {3, CLONE_NEWUSER}), kEperm);
+    EXPECT_EQ(run(SYS_setns, {3, CLONE_NEWNET}), separate ? kAllow : kEperm);
+    for (int nr : {SYS_read, SYS_sendmsg, SYS_accept4, SYS_kill, SYS_wait4, SYS_openat}) {
+      EXPECT_EQ(run(nr), kAllow) << nr;
+    }
+    EXPECT_EQ(run_seccomp_bpf(r->seccomp.program, make_seccomp_data(AUDIT_ARCH_I386, 20, {})),
+              kKillProcess);
+    bool sys_admin = (r->keep_mask >> 21) & 1;
+    EXPECT_EQ(sys_admin, separate);
+    EXPECT_EQ(r->keep_mask & ~(1ull << 21), (1ull << 2) | (1ull << 5) | (1ull << 10));
+    for (const auto& k : r->kept) EXPECT_FALSE(k.why.empty()) << k.cap;
+  }
+}
+
+TEST(SeccompPolicy, UnsafeAllowOfPersonalityDropsItsCheck) {
+  Policy::Seccomp s;
+  s.unsafe_allow = {"personality"};
+  auto plan = build_seccomp_plan(s);
+  ASSERT_TRUE(plan.has_value()) << plan.error().to_string();
+  EXPECT_EQ(run_seccomp_bpf(plan->program, make_seccomp_data(AUDIT_ARCH_X86_64, SYS_personality,
+                                                             {0x0040000})),
+            kAllow);
 }
 
 TEST(SeccompPolicy, DefaultDenyListHasTheRequiredNames) {
@@ -262,7 +342,9 @@ TEST(SeccompPolicy, DefaultDenyListHasTheRequiredNames) {
                                "lookup_dcookie",
                                "vhangup",
                                "nfsservctl",
-                               "personality"}) {
+                               "personality",
+                               "pidfd_getfd",
+                               "process_madvise"}) {
     EXPECT_THAT(names, ::testing::Contains(required));
   }
 }
