@@ -18,11 +18,11 @@ supervisor with --cap-drop=all plus exactly this list):
              sandbox init instead would make it unnecessary;
   NET_BIND_SERVICE  the egress proxy's DNS server binds 127.0.0.1:53 in the
              sandbox's network namespace (network mode proxy).
-SETPCAP is not needed: the sandbox drops its capabilities inside its own
-user namespace. Everything else the runtime grants by default is dropped.
+  SETPCAP    the supervisor drops its own bounding set once the sandbox
+             and its listeners are up (PR_CAPBSET_DROP; exit 6 without it). Everything else the runtime grants by default is dropped.
 */}}
 {{- define "openshell.capabilities" -}}
-{{- toJson (list "SYS_ADMIN" "SETUID" "SETGID" "NET_ADMIN" "SYS_PTRACE" "NET_BIND_SERVICE") }}
+{{- toJson (list "SYS_ADMIN" "SETUID" "SETGID" "NET_ADMIN" "SYS_PTRACE" "NET_BIND_SERVICE" "SETPCAP") }}
 {{- end }}
 
 {{- define "openshell.podSpec" -}}
