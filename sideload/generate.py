@@ -14,7 +14,7 @@ def write(path, text):
     if old == text: return
     if check: stale.append(path); return
     open(path, 'w').write(text)
-caps='["SYS_ADMIN", "SETUID", "SETGID", "NET_ADMIN", "SYS_PTRACE"]'
+caps='["SYS_ADMIN", "SETUID", "SETGID", "NET_ADMIN", "SYS_PTRACE", "NET_BIND_SERVICE", "SETPCAP"]'
 common_tail='''# The supervisor becomes PID 1; the container's args become its main
 # process: run -- ARGS... The agent's `command` must be unset: a target that
 # has one (or that a sideload component already patched: both components, or

@@ -10,16 +10,19 @@ supervisor with --cap-drop=all plus exactly this list):
   SETUID     writing the sandbox's uid_map;
   SETGID     setgroups() and the gid_map;
   NET_ADMIN  bringing up loopback in the sandbox's own network namespace
-             (network mode none or proxy);
-  SYS_PTRACE with its own network namespace and SSH on, the supervisor opens
-             the sandbox init's /proc/PID/ns/net (for port forwards), and
-             that process is not dumpable: without it the supervisor exits 4
-             with "open /proc/N/ns/net: Permission denied".
-SETPCAP is not needed: the sandbox drops its capabilities inside its own
-user namespace. Everything else the runtime grants by default is dropped.
+             (network mode proxy, the default, or none);
+  SYS_PTRACE with its own network namespace, `run` opens the sandbox init's
+             /proc/PID/ns/net, and that process is not dumpable: without it
+             `run` exits 4 with "open /proc/N/ns/net: Permission denied"
+             (`check` does not need it). Passing that descriptor from the
+             sandbox init instead would make it unnecessary;
+  NET_BIND_SERVICE  the egress proxy's DNS server binds 127.0.0.1:53 in the
+             sandbox's network namespace (network mode proxy).
+  SETPCAP    the supervisor drops its own bounding set once the sandbox
+             and its listeners are up (PR_CAPBSET_DROP; exit 6 without it). Everything else the runtime grants by default is dropped.
 */}}
 {{- define "openshell.capabilities" -}}
-{{- toJson (list "SYS_ADMIN" "SETUID" "SETGID" "NET_ADMIN" "SYS_PTRACE") }}
+{{- toJson (list "SYS_ADMIN" "SETUID" "SETGID" "NET_ADMIN" "SYS_PTRACE" "NET_BIND_SERVICE" "SETPCAP") }}
 {{- end }}
 
 {{- define "openshell.podSpec" -}}

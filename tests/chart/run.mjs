@@ -147,7 +147,7 @@ test("agent container: security context of DESIGN §6, restartPolicy Never, SSH 
   const sc = a.securityContext;
   assert.equal(sc.runAsUser, 0);
   // The measured minimum (tests/containers runs with exactly this list).
-  assert.deepEqual([...sc.capabilities.add].sort(), ["NET_ADMIN", "SETGID", "SETUID", "SYS_ADMIN", "SYS_PTRACE"]);
+  assert.deepEqual([...sc.capabilities.add].sort(), ["NET_ADMIN", "NET_BIND_SERVICE", "SETGID", "SETPCAP", "SETUID", "SYS_ADMIN", "SYS_PTRACE"]);
   assert.deepEqual(sc.capabilities.drop, ["ALL"], "the runtime's default capabilities are dropped");
   assert.equal(sc.readOnlyRootFilesystem, true);
   assert.equal(sc.allowPrivilegeEscalation, undefined, "the API server refuses allowPrivilegeEscalation=false with SYS_ADMIN");
@@ -257,7 +257,7 @@ test("every volume mount names a volume, in both delivery forms", () => {
 test("enableUserNamespaces: hostUsers false with the same capabilities; refused before 1.33", () => {
   const objs = ok(helmTemplate({ kube: "1.34", set: ["server.enableUserNamespaces=true"] }));
   assert.equal(podSpec(objs).hostUsers, false);
-  assert.deepEqual([...agent(objs).securityContext.capabilities.add].sort(), ["NET_ADMIN", "SETGID", "SETUID", "SYS_ADMIN", "SYS_PTRACE"]);
+  assert.deepEqual([...agent(objs).securityContext.capabilities.add].sort(), ["NET_ADMIN", "NET_BIND_SERVICE", "SETGID", "SETPCAP", "SETUID", "SYS_ADMIN", "SYS_PTRACE"]);
   validateAll(objs);
   expectFailure(helmTemplate({ kube: "1.32", set: ["server.enableUserNamespaces=true"] }), /enableUserNamespaces needs Kubernetes >= 1\.33/, "user namespaces on 1.32");
 });

@@ -229,9 +229,8 @@ filesystem_policy:
   read_write: [/tmp, /dev/null]
 landlock:
   compatibility: best_effort
-# Its own network namespace: what NET_ADMIN is for.
-network:
-  mode: none
+# No network section: the default mode, proxy (own network namespace, egress
+# only through the supervisor): what NET_ADMIN and SYS_PTRACE are for.
 # Seen inside the sandbox only if the supervisor read this file.
 environment:
   OE2E_POLICY_MARKER: "$policy_marker"
@@ -505,10 +504,14 @@ cat > "$work/no-ipv6.json" <<'JSON'
  "syscalls": [{"names": ["socket"], "action": "SCMP_ACT_ERRNO", "errnoRet": 97,
                "args": [{"index": 0, "value": 10, "op": "SCMP_CMP_EQ"}]}]}
 JSON
+# Network mode pod: this checks the SSH listener alone (the egress proxy's
+# own listeners need IPv6 loopback today: it fails to start without IPv6).
+{ cat "$work/policy.yaml"; printf 'network:\n  mode: pod\n'; } > "$work/policy-pod.yaml"
 name="$TAG-noipv6"
 sec_noipv6=()
 for a in "${RUN_SEC[@]}"; do [ "$a" = "seccomp=unconfined" ] && a="seccomp=$work/no-ipv6.json"; sec_noipv6+=("$a"); done
-if pm run -d --name "$name" --label "openshell-e2e=$TAG" "${sec_noipv6[@]}" "${RUN_FILES[@]}" "${SUP_MOUNT[@]}" \
+if pm run -d --name "$name" --label "openshell-e2e=$TAG" "${sec_noipv6[@]}" "${SUP_MOUNT[@]}" \
+        -v "$work/policy-pod.yaml:/etc/openshell/policy.yaml:ro" -v "$work/keys:/etc/openshell/ssh:ro" \
         -p 127.0.0.1::2222 -e OPENSHELL_SSH_LISTEN="$CHART_LISTEN" --entrypoint "$BIN" "$DEB_IMG" run -- sleep 3600 >/dev/null 2>&1; then
     port=$(pm port "$name" 2222 | head -n 1 | sed 's/.*://')
     wait_port "$port" 10
