@@ -306,4 +306,31 @@ PolicyResult<Identity> resolve_identity_from_image(const Policy::Process& proces
   return resolve_identity(process, inputs);
 }
 
+std::vector<UnresolvedName> unresolved_names(const Policy::Process& process,
+                                             const std::string& image_root) {
+  std::string root = image_root.empty() || image_root == "/" ? "" : image_root;
+  if (!root.empty() && root.back() == '/') root.pop_back();
+  std::vector<UnresolvedName> missing;
+  auto load = [&](const std::string& file, auto parse) -> decltype(parse(std::string_view(), file)) {
+    auto text = read_bounded_file(file, kMaxAccountFileBytes);
+    if (!text || !*text) return {};
+    return parse(**text, file);
+  };
+  if (!process.run_as_user.empty() && !is_numeric_id(process.run_as_user)) {
+    std::string file = root + "/etc/passwd";
+    auto passwd = load(file, parse_passwd);
+    bool found = passwd && find_user(*passwd, process.run_as_user) != nullptr;
+    if (!found) missing.push_back({"process.run_as_user", process.run_as_user, file});
+  }
+  if (!process.run_as_group.empty() && !is_numeric_id(process.run_as_group)) {
+    std::string file = root + "/etc/group";
+    auto group = load(file, parse_group);
+    bool found = group && std::any_of(group->begin(), group->end(), [&](const GroupEntry& g) {
+                   return g.name == process.run_as_group;
+                 });
+    if (!found) missing.push_back({"process.run_as_group", process.run_as_group, file});
+  }
+  return missing;
+}
+
 }  // namespace openshell::policy

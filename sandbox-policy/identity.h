@@ -68,4 +68,15 @@ PolicyResult<Identity> resolve_identity_from_image(const Policy::Process& proces
                                                    const std::string& image_root,
                                                    IdentityInputs inputs);
 
+// A user or group name of the policy that `image_root`'s /etc/passwd or
+// /etc/group does not define: for `validate-policy` off the image, where
+// the machine's accounts are not the image's.
+struct UnresolvedName {
+  std::string key;   // "process.run_as_user"
+  std::string name;  // "sandbox"
+  std::string file;  // "<root>/etc/passwd"
+};
+std::vector<UnresolvedName> unresolved_names(const Policy::Process& process,
+                                             const std::string& image_root);
+
 }  // namespace openshell::policy

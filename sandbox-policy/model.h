@@ -25,14 +25,15 @@ struct NetworkEndpoint {
   std::vector<uint32_t> ports;  // effective ports: `ports` if set, else `port`; each 1-65535
   std::string protocol;         // empty or "tcp": L4 only; else an L7 protocol
   std::string tls;
-  std::string enforcement;  // "enforce", "audit" or empty (audit)
-  std::string access;       // L7 preset: read-only, read-write, full
-  size_t l7_rule_count = 0;    // number of entries under `rules`
-  size_t deny_rule_count = 0;  // number of entries under `deny_rules`
+  std::string enforcement;          // "enforce", "audit" or empty (audit)
+  std::string access;               // L7 preset: read-only, read-write, full
+  size_t l7_rule_count = 0;         // number of entries under `rules`
+  size_t deny_rule_count = 0;       // number of entries under `deny_rules`
   bool l7_rules_allow_all = false;  // some rule is {allow: {method: "*", path: "**"}}
-  std::string path;            // L7 path scope
-  std::vector<std::string> credential_options;  // L7/credential keys set (not built), for the report
-  std::vector<std::string> allowed_ips;         // as written; valid CIDRs or addresses
+  std::string path;                 // L7 path scope
+  std::vector<std::string>
+      credential_options;                // L7/credential keys set (not built), for the report
+  std::vector<std::string> allowed_ips;  // as written; valid CIDRs or addresses
 
   bool operator==(const NetworkEndpoint&) const = default;
 };

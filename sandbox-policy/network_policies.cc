@@ -101,11 +101,9 @@ PolicyResult<NetworkEndpoint> convert_endpoint(const proto::NetworkEndpoint& e,
     if (tcp && literal) {
       return policy_error(ek + ".host", "a tcp endpoint's host must be a DNS name, not an address");
     }
-    if (literal && net::classify(*literal) == net::AddressClass::kAlwaysBlocked) {
-      return policy_error(ek + ".host", "'" + e.host() +
-                                            "' is a loopback, link-local, unspecified, multicast "
-                                            "or broadcast address, which is never reachable");
-    }
+    // A never-reachable address (127.0.0.1, 0x7f.1, 169.254.169.254) loads,
+    // as in OpenShell, and is refused on every connection by check_address
+    // (ssrf_denied), which says why where the agent sees it.
     // An address is kept in one spelling: "0xa.1.2.3" is 10.1.2.3.
     if (literal) host = literal->to_string();
   }

@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include <sys/stat.h>
+
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 #include <unistd.h>
@@ -141,7 +143,7 @@ Result<Config> parse_config(int argc, char** argv, const Environment& env) {
   size_t i = 0;
 
   // Flags are read first (they win) but applied after the environment.
-  std::optional<std::string> flag_policy, flag_workdir, flag_log_level;
+  std::optional<std::string> flag_policy, flag_workdir, flag_log_level, flag_root;
   std::optional<std::vector<std::string>> trailing_command;
   bool subcommand_seen = false;
   for (; i < args.size(); ++i) {
@@ -158,11 +160,12 @@ Result<Config> parse_config(int argc, char** argv, const Environment& env) {
       config.subcommand = Subcommand::help;
       return config;
     }
-    if (arg == "--policy" || arg == "--workdir" || arg == "--log-level") {
+    if (arg == "--policy" || arg == "--workdir" || arg == "--log-level" || arg == "--root") {
       auto value = value_of(arg);
       if (!value) return std::unexpected(value.error());
       (arg == "--policy"    ? flag_policy
        : arg == "--workdir" ? flag_workdir
+       : arg == "--root"    ? flag_root
                             : flag_log_level) = *value;
       continue;
     }
@@ -187,6 +190,17 @@ Result<Config> parse_config(int argc, char** argv, const Environment& env) {
   }
   if (!needs_argument && !config.argument.empty()) {
     return fail("unexpected argument \"" + config.argument + "\"");
+  }
+  if (flag_root) {
+    if (config.subcommand != Subcommand::validate_policy) {
+      return fail("--root is only for validate-policy");
+    }
+    if (!flag_root->starts_with("/") && !flag_root->starts_with(".")) *flag_root = "./" + *flag_root;
+    struct stat st {};
+    if (::stat(flag_root->c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      return fail("--root " + *flag_root + ": not a directory");
+    }
+    config.image_root = *flag_root;
   }
   if (trailing_command && config.subcommand != Subcommand::run) {
     return fail("a command after -- is only for run");
@@ -221,7 +235,7 @@ Result<Config> parse_config(int argc, char** argv, const Environment& env) {
 std::string usage_text() {
   return R"(usage: openshell-supervisor [run] [--policy FILE] [--workdir DIR] [--log-level LEVEL] [-- CMD ARGS...]
        openshell-supervisor check [--policy FILE]
-       openshell-supervisor validate-policy FILE
+       openshell-supervisor validate-policy [--root IMAGE_ROOT] FILE
        openshell-supervisor copy-self DEST
        openshell-supervisor version
 

@@ -22,6 +22,7 @@ enum class Subcommand { run, check, validate_policy, version, help, copy_self };
 struct Config {
   Subcommand subcommand = Subcommand::run;
   std::string argument;  // copy-self DEST, validate-policy FILE
+  std::string image_root;  // validate-policy --root DIR: an unpacked image root; empty: none
 
   std::string sandbox_id;               // OPENSHELL_SANDBOX_ID, else OPENSHELL_SANDBOX
   std::optional<uint32_t> sandbox_uid;  // OPENSHELL_SANDBOX_UID

@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "sandbox-policy/compile.h"
+#include "sandbox-policy/identity.h"
 #include "sandbox-policy/load.h"
 #include "sandbox-policy/report.h"
 
@@ -186,10 +187,42 @@ Result<LoadedPlan> load_sandbox_plan(const Config& config) {
   return compiled;
 }
 
-Result<LoadedPlan> load_sandbox_plan_from(const Config& config, const std::string& file) {
+Result<LoadedPlan> load_sandbox_plan_from(const Config& config, const std::string& file,
+                                          std::vector<std::string>* unresolved) {
   auto loaded = policy::load_policy_file(file);
   if (!loaded) return fail(loaded.error().to_string());
-  return compile_loaded(config, policy::LoadedPolicy{std::move(*loaded), file});
+  if (config.image_root.empty() && unresolved == nullptr) {
+    return compile_loaded(config, policy::LoadedPolicy{std::move(*loaded), file});
+  }
+  // Off the image: users and groups are resolved against the given root,
+  // or not at all. Without a root, a name this machine lacks is reported
+  // and left out, so that the rest of the policy is still checked.
+  std::string root = config.image_root.empty() ? "/" : config.image_root;
+  auto missing = policy::unresolved_names(loaded->process, root);
+  for (const auto& name : missing) {
+    std::string line = file + ": " + name.key + ": no " +
+                       (name.key == "process.run_as_user" ? "user '" : "group '") + name.name +
+                       "' in " + name.file;
+    if (!config.image_root.empty()) return fail(line);
+    if (unresolved != nullptr) unresolved->push_back(line);
+    (name.key == "process.run_as_user" ? loaded->process.run_as_user
+                                       : loaded->process.run_as_group)
+        .clear();
+  }
+  policy::CompileInputs inputs;
+  inputs.workdir = config.workdir;
+  inputs.image_root = root;
+  inputs.user_environment = config.user_environment;
+  std::string prefix = root == "/" ? "" : root;
+  inputs.path_probe = [prefix](const std::string& path) { return probe_path(prefix + path); };
+  auto plan = policy::compile(*loaded, inputs);
+  if (!plan) return fail(file + ": " + plan.error().to_string());
+  LoadedPlan out;
+  out.plan = std::move(*plan);
+  out.policy = std::move(*loaded);
+  out.file = file;
+  out.origin = file;
+  return out;
 }
 
 void report_unenforced(const policy::SandboxPlan& plan) {

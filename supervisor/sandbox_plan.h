@@ -25,7 +25,12 @@ Result<LoadedPlan> load_sandbox_plan(const Config& config);
 // above it. True when it was created. The error names the path and the uid.
 Result<bool> prepare_workdir(const policy::SandboxPlan& plan);
 // `validate-policy FILE`: the same, for one file.
-Result<LoadedPlan> load_sandbox_plan_from(const Config& config, const std::string& file);
+// With config.image_root, users, groups and paths are those of that
+// unpacked image; a name it lacks is an error. With `unresolved` given and
+// no root, a name this machine lacks is appended there instead (the machine
+// is not the image) and the policy is compiled without it.
+Result<LoadedPlan> load_sandbox_plan_from(const Config& config, const std::string& file,
+                                          std::vector<std::string>* unresolved = nullptr);
 
 // Character devices to pass through to the sandbox (GPUs): /dev/nvidia*,
 // /dev/nvidia-caps/*, /dev/dri/*.

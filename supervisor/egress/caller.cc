@@ -1,6 +1,12 @@
 #include "caller.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -223,14 +229,57 @@ std::optional<uint64_t> find_socket_inode(std::string_view table, const SocketAd
   return std::nullopt;
 }
 
+std::optional<uint64_t> diag_socket_inode(int diag, const SocketAddress& local,
+                                          const SocketAddress& remote) {
+  struct {
+    nlmsghdr header;
+    inet_diag_req_v2 request;
+  } message{};
+  message.header.nlmsg_len = sizeof message;
+  message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  message.header.nlmsg_flags = NLM_F_REQUEST;  // one socket, not a dump
+  message.header.nlmsg_seq = 1;
+  message.request.sdiag_family = local.v6 ? AF_INET6 : AF_INET;
+  message.request.sdiag_protocol = IPPROTO_TCP;
+  message.request.idiag_states = ~0u;
+  message.request.id.idiag_sport = htons(local.port);
+  message.request.id.idiag_dport = htons(remote.port);
+  std::memcpy(message.request.id.idiag_src, local.bytes.data(), local.v6 ? 16 : 4);
+  std::memcpy(message.request.id.idiag_dst, remote.bytes.data(), remote.v6 ? 16 : 4);
+  message.request.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
+  message.request.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+  sockaddr_nl kernel{};
+  kernel.nl_family = AF_NETLINK;
+  if (::sendto(diag, &message, sizeof message, 0, reinterpret_cast<sockaddr*>(&kernel),
+               sizeof kernel) != static_cast<ssize_t>(sizeof message)) {
+    return std::nullopt;
+  }
+  alignas(nlmsghdr) char buffer[8192];
+  ssize_t n = ::recv(diag, buffer, sizeof buffer, 0);
+  if (n <= 0) return std::nullopt;
+  for (auto* h = reinterpret_cast<nlmsghdr*>(buffer); NLMSG_OK(h, static_cast<unsigned>(n));
+       h = NLMSG_NEXT(h, n)) {
+    if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY) return std::nullopt;  // NLMSG_ERROR: none
+    if (h->nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg))) return std::nullopt;
+    const auto* found = static_cast<const inet_diag_msg*>(NLMSG_DATA(h));
+    if (found->idiag_inode == 0) return std::nullopt;
+    return found->idiag_inode;
+  }
+  return std::nullopt;
+}
+
 Result<CallerIdentity> identify_caller(pid_t init_pid, const SocketAddress& peer,
-                                       const SocketAddress& listener) {
-  std::string table_path =
-      "/proc/" + std::to_string(init_pid) + (peer.v6 ? "/net/tcp6" : "/net/tcp");
-  auto table = read_small_file(table_path);
-  if (!table) return fail_errno("read " + table_path);
-  auto inode = find_socket_inode(*table, peer, listener);
-  if (!inode) return fail("the client socket is not in " + table_path);
+                                       const SocketAddress& listener, int diag) {
+  std::optional<uint64_t> inode;
+  if (diag >= 0) inode = diag_socket_inode(diag, peer, listener);
+  if (!inode) {
+    std::string table_path =
+        "/proc/" + std::to_string(init_pid) + (peer.v6 ? "/net/tcp6" : "/net/tcp");
+    auto table = read_small_file(table_path);
+    if (!table) return fail_errno("read " + table_path);
+    inode = find_socket_inode(*table, peer, listener);
+    if (!inode) return fail("the client socket is not in " + table_path);
+  }
 
   std::string link = "socket:[" + std::to_string(*inode) + "]";
   std::optional<CallerIdentity> found;

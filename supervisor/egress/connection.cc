@@ -157,7 +157,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     host_name_ = host;
     record_.host = host;
 
-    auto caller = identify_caller(host_.init_pid(), socket_address(peer_), socket_address(local_));
+    auto caller = identify_caller(host_.init_pid(), socket_address(peer_), socket_address(local_),
+                                  host_.diag_socket());
     if (!caller) return deny_policy("caller not identified: " + caller.error().message());
     caller_ = std::move(*caller);
     record_.pid = caller_.pid;

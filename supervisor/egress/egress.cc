@@ -42,6 +42,7 @@ struct Egress::Impl final : ConnectionHost {
   asio::io_context& io() override { return io_context; }
   const Generation& generation() const override { return current; }
   pid_t init_pid() const override { return settings.init_pid; }
+  int diag_socket() const override { return diag.get(); }
   Resolver& resolver() override { return *dns_resolver; }
   Audit& audit() override { return audit_log; }
   const SyntheticAddresses& synthetic() const override { return table; }
@@ -224,6 +225,7 @@ struct Egress::Impl final : ConnectionHost {
   std::map<uint64_t, Tunnel> tunnels;
   uint64_t next_tunnel = 1;
   std::unique_ptr<PolicyWatch> watch;
+  UniqueFd diag;
 };
 
 Egress::Egress(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -249,6 +251,13 @@ Result<std::unique_ptr<Egress>> Egress::start(asio::io_context& io, EgressSettin
     return rules && rules->could_match_host(host);
   });
 
+  if (auto diag = create_diag_socket(self.settings.sandbox_netns.get())) {
+    self.diag = std::move(*diag);
+  } else {
+    log::warn("sock_diag unavailable in the sandbox network: callers are found in "
+              "/proc/<pid>/net/tcp (slower)",
+              {{"cause", diag.error().message()}});
+  }
   auto specs = proxy_and_dns_specs();
   for (auto& spec : self.capture_specs(self.current.rules.get())) specs.push_back(spec);
   std::vector<std::string> skipped;

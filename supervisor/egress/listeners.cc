@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <sys/socket.h>
@@ -64,6 +66,20 @@ std::vector<ListenSpec> proxy_and_dns_specs() {
 
 ListenSpec capture_spec(uint16_t port) {
   return {ListenSpec::Kind::kTcp, "0.0.0.0", port};
+}
+
+Result<UniqueFd> create_diag_socket(int netns) {
+  UniqueFd own(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
+  if (!own) return fail_errno("open /proc/self/ns/net");
+  if (::setns(netns, CLONE_NEWNET) != 0) return fail_errno("setns into the sandbox network");
+  UniqueFd fd(::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
+  int saved = errno;
+  if (::setns(own.get(), CLONE_NEWNET) != 0) std::abort();
+  if (!fd) return fail("NETLINK_SOCK_DIAG socket in the sandbox network", saved);
+  // The kernel answers at once; never stall the loop on a lost reply.
+  timeval timeout{1, 0};
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  return fd;
 }
 
 Result<std::vector<Listener>> create_listeners(int netns, const std::vector<ListenSpec>& specs,

@@ -42,6 +42,10 @@ struct Listener {
 Result<std::vector<Listener>> create_listeners(int netns, const std::vector<ListenSpec>& specs,
                                                std::vector<std::string>& skipped);
 
+// A NETLINK_SOCK_DIAG socket of the sandbox's network (caller.h asks it
+// which socket a client connection is).
+Result<UniqueFd> create_diag_socket(int netns);
+
 // The proxy's and the DNS server's sockets, on 127.0.0.1 and ::1.
 std::vector<ListenSpec> proxy_and_dns_specs();
 // A capture listener: every local IPv4 address (127.1.x.y included) on

@@ -44,6 +44,11 @@ void Relay::start(std::string to_upstream, std::string_view client_bytes, std::s
   boost::system::error_code ec;
   client_.non_blocking(true, ec);
   upstream_.non_blocking(true, ec);
+  // Each side's writes are passed on as they come: with Nagle's algorithm a
+  // relayed small write (a response body after its headers) would wait for
+  // the peer's delayed ACK, 40 ms per request.
+  client_.set_option(tcp::no_delay(true), ec);
+  upstream_.set_option(tcp::no_delay(true), ec);
   bool up_done = false;
   if (limit_client_) {
     size_t n = admit_from_client(client_bytes.data(), client_bytes.size(), up_done);

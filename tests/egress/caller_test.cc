@@ -2,6 +2,8 @@
 // symlinked policy binaries: the pure parts of the egress runtime's caller
 // identity and audit.
 #include <arpa/inet.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -112,6 +114,16 @@ TEST(ProcNetTcp, FindsThisProcessesOwnConnection) {
   struct stat st {};
   ASSERT_EQ(::fstat(client, &st), 0);
   EXPECT_EQ(*inode, st.st_ino);
+  // The same through sock_diag, the runtime's fast path.
+  int diag = ::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+  ASSERT_GE(diag, 0);
+  auto by_diag = diag_socket_inode(diag, v4("127.0.0.1", ntohs(local.sin_port)),
+                                   v4("127.0.0.1", ntohs(address.sin_port)));
+  ASSERT_TRUE(by_diag);
+  EXPECT_EQ(*by_diag, st.st_ino);
+  EXPECT_FALSE(diag_socket_inode(diag, v4("127.0.0.1", ntohs(local.sin_port)),
+                                 v4("127.0.0.1", static_cast<uint16_t>(ntohs(address.sin_port) + 1))));
+  ::close(diag);
   ::close(client);
   ::close(listener);
 }

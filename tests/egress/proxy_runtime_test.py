@@ -87,7 +87,6 @@ BASE_RULES = """\
       endpoints:
         - { host: loopback.test, port: 8080 }
         - { host: metadata.test, port: 8080 }
-        - { host: "2130706433", port: 8080 }
       binaries:
         - { path: /usr/bin/curl }
 """

@@ -8,6 +8,7 @@
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
+#include <cstdio>
 #include <sys/ioctl.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
@@ -328,14 +329,37 @@ TEST(SeccompKernel, X32SyscallKillsTheProcess) {
   EXPECT_EQ(WTERMSIG(status), SIGSYS);
 }
 
+// getpid through the 32-bit entry (int 0x80, eax = 20).
+void i386_getpid() {
+  long ret = 0;
+  asm volatile("int $0x80" : "=a"(ret) : "a"(20) : "memory");
+  (void)ret;
+}
+
+// Whether this kernel has the i386 entry at all: a kernel built without
+// IA32 emulation, or booted with ia32_emulation=0 (Linux 6.7+), answers
+// int 0x80 with a general protection fault (SIGSEGV) before any filter runs.
+bool kernel_has_i386_entry() {
+  pid_t pid = fork();
+  if (pid == 0) {
+    i386_getpid();
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 TEST(SeccompKernel, I386SyscallKillsTheProcess) {
-  int status = status_under_filter([] {
-    long ret = 0;
-    // getpid through the 32-bit entry (int 0x80, eax = 20).
-    asm volatile("int $0x80" : "=a"(ret) : "a"(20) : "memory");
-    (void)ret;
-  });
+  int status = status_under_filter([] { i386_getpid(); });
   ASSERT_TRUE(WIFSIGNALED(status)) << "exit status " << WEXITSTATUS(status);
+  if (!kernel_has_i386_entry()) {
+    // Nothing to filter: the kernel itself refuses the entry. Still assert
+    // the call never returns under the filter.
+    std::printf("note: this kernel has no i386 entry (int 0x80 faults without a filter)\n");
+    EXPECT_EQ(WTERMSIG(status), SIGSEGV);
+    return;
+  }
   EXPECT_EQ(WTERMSIG(status), SIGSYS);
 }
 
