@@ -1,8 +1,20 @@
 #!/usr/bin/env bash
-# Configures (once) and builds the project in ./build.
+# Configures (once) and builds the project in ./build and the libFuzzer
+# harnesses in ./build-fuzz; with OPENSHELL_SANITIZER_LANE=1 also the same
+# project with ASan and UBSan in ./build-asan (dynamic: the sanitizer
+# runtimes do not link statically).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -f build/build.ninja ]; then
   meson setup build >/dev/null
 fi
 ninja -C build
+if [ "${OPENSHELL_SANITIZER_LANE:-0}" = 1 ]; then
+  if [ ! -f build-asan/build.ninja ]; then
+    meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false \
+      -Dstatic_binary=false -Dbuildtype=debugoptimized >/dev/null
+  fi
+  ninja -C build-asan
+fi
+# The clang fuzz lane: OPENSHELL_FUZZ_LANE=1 (the gcc build replays the corpora).
+if [ "${OPENSHELL_FUZZ_LANE:-0}" = 1 ]; then tests/fuzz/build.sh; fi

@@ -48,7 +48,10 @@ std::expected<Name, ParseError> read_name(std::span<const uint8_t> m, size_t at)
   bool jumped = false;
   size_t limit = m.size();  // pointers must land before this
   while (true) {
-    if (at >= m.size()) return std::unexpected(ParseError::kTruncatedName);
+    // After a jump, the name may use only bytes before its own pointer:
+    // a reply copies the question up to there and no further.
+    const size_t readable = jumped ? name.end : m.size();
+    if (at >= readable) return std::unexpected(ParseError::kTruncatedName);
     const uint8_t length = m[at];
     if ((length & 0xc0) == 0xc0) {
       if (at + 1 >= m.size()) return std::unexpected(ParseError::kTruncatedName);
@@ -69,7 +72,7 @@ std::expected<Name, ParseError> read_name(std::span<const uint8_t> m, size_t at)
     }
     wire_length += 1 + length;
     if (wire_length > kMaxNameLength) return std::unexpected(ParseError::kNameTooLong);
-    if (at + 1 + length > m.size()) return std::unexpected(ParseError::kTruncatedName);
+    if (at + 1 + length > readable) return std::unexpected(ParseError::kTruncatedName);
     if (!name.text.empty()) name.text.push_back('.');
     for (size_t i = 0; i < length; ++i) {
       uint8_t c = m[at + 1 + i];

@@ -820,7 +820,9 @@ TEST_F(Escape, AnX32SyscallIsKilled) {
 // int 0x80 enters the i386 ABI (AUDIT_ARCH_I386), whose syscall numbers
 // differ: the filter's bad-architecture action kills the process.
 TEST_F(Escape, AnInt80I386SyscallIsKilled) {
-  REQUIRE_FEATURE(ia32_emulation_works(), "IA32 emulation (int 0x80 getpid fails outside)");
+  // A kernel without IA32 emulation has no i386 entry to filter: int 0x80
+  // faults before seccomp runs. Nothing to escape through; said, not failed.
+  if (!ia32_emulation_works()) GTEST_SKIP() << "kernel has no i386 entry (int 0x80 faults outside the sandbox)";
   EXPECT_TRUE(Reports(probe("int80_syscall"), "signal " + std::to_string(SIGSYS)));
 }
 
