@@ -34,6 +34,22 @@ std::string fd_path(int fd) {
   return "/proc/self/fd/" + std::to_string(fd);
 }
 
+// The initial user namespace maps every id to itself in one line
+// (user_namespaces(7)); any other map is a runtime's user namespace.
+bool in_child_user_namespace() {
+  UniqueFd fd(::open("/proc/self/uid_map", O_RDONLY | O_CLOEXEC));
+  if (!fd) return false;
+  char buf[256];
+  ssize_t n = ::read(fd.get(), buf, sizeof buf - 1);
+  if (n <= 0) return false;
+  buf[n] = '\0';
+  unsigned long inside = 1, outside = 1, count = 0;
+  int consumed = 0;
+  if (std::sscanf(buf, "%lu %lu %lu%n", &inside, &outside, &count, &consumed) != 3) return true;
+  bool one_line = buf[consumed] == '\0' || (buf[consumed] == '\n' && buf[consumed + 1] == '\0');
+  return !(inside == 0 && outside == 0 && count == 4294967295UL && one_line);
+}
+
 // The view under construction. Every target is looked up inside it
 // (RESOLVE_IN_ROOT): a symlink in a bound directory (/var/run -> /run)
 // resolves within the view, never to the pod's tree (openat2(2)).
@@ -254,7 +270,9 @@ Result<void> apply(const MountOp& op, View& view, std::vector<std::string>& skip
       // A fresh procfs shows the sandbox's PID namespace only (proc(5)).
       if (::mount("proc", fd_path(target->get()).c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
                   nullptr) != 0) {
-        return fail_errno("mount proc on " + op.target);
+        int err = errno;
+        return fail("mount proc on " + op.target + proc_mount_hint(err, in_child_user_namespace()),
+                    err);
       }
       return {};
     }
@@ -379,6 +397,14 @@ Result<void> build_mount_view(const policy::MountPlan& plan, std::vector<std::st
   if (::umount2(".", MNT_DETACH) != 0) return fail_errno("detach the old root");
   if (::chdir("/") != 0) return fail_errno("chdir /");
   return {};
+}
+
+std::string proc_mount_hint(int err, bool in_child_user_namespace) {
+  if (err != EPERM || !in_child_user_namespace) return "";
+  return " (in a user namespace the kernel refuses a fresh /proc while the container's /proc"
+         " has masked or read-only paths over it; on Kubernetes with hostUsers: false set the"
+         " agent container's securityContext.procMount: Unmasked; podman: --security-opt"
+         " unmask=ALL)";
 }
 
 }  // namespace openshell
