@@ -279,7 +279,12 @@ Result<std::unique_ptr<Egress>> Egress::start(asio::io_context& io, EgressSettin
   std::vector<std::string> skipped;
   auto listeners = create_listeners(self.settings.sandbox_netns.get(), specs, skipped);
   if (!listeners) return std::unexpected(listeners.error());
-  for (const auto& s : skipped) log::warn("egress listener skipped", {{"socket", s}});
+  // Said loudly, never fatal: clients inside use 127.0.0.1 (the proxy
+  // variables and resolv.conf name it), so IPv4 alone keeps egress whole.
+  for (const auto& s : skipped) {
+    log::warn("egress listener unavailable: no IPv6 in the sandbox network; serving IPv4 only",
+              {{"socket", s}});
+  }
   bool proxy = false;
   for (const auto& l : *listeners) proxy |= l.spec.port == kProxyPort;
   if (!proxy) return fail("the egress proxy has no listener in the sandbox network");
