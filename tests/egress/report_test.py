@@ -106,6 +106,11 @@ class NetworkReport(unittest.TestCase):
         self.assertIn("network: rule plain (not applied in this mode)", result.stdout)
         self.assertIn("plain.endpoints[0] api.example.test:443: not applied", result.stdout)
 
+    def test_pod_mode_is_said_exactly_once_by_validate_policy(self):
+        result = self.supervisor("validate-policy", self.policy("pod"))
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        self.assertEqual(result.stdout.count("egress NOT ENFORCED"), 1, result.stdout)
+
     def test_pod_mode_is_said_exactly_once_at_start(self):
         result = self.supervisor("run", "--policy", self.policy("pod"), "--", "/bin/true")
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
