@@ -475,6 +475,9 @@ TEST_F(View, GpuDeviceNodesArePassedThrough) {
                             "/dev/nvidia0 /dev/nvidiactl"),
             std::string::npos)
       << result.out << result.err;
+  EXPECT_NE(result.out.find("files writable (Landlock write_file) for GPU thread names"),
+            std::string::npos)
+      << result.out;
 }
 
 // --- Network mode proxy --------------------------------------------------------------
