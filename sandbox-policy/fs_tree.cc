@@ -153,6 +153,19 @@ PolicyResult<FsTree> build_fs_tree(const Policy& policy, const CompileInputs& in
   if (!inputs.devices.empty() && probe("/run/nvidia-persistenced") != PathKind::kMissing) {
     add({"/run/nvidia-persistenced", FsAccess::kReadOnly, FsSource::kBind, "device pass-through"});
   }
+  // CUDA names its threads by writing /proc/self/task/<tid>/comm (glibc's
+  // pthread_setname_np for another thread), which Landlock refuses in a
+  // read-only /proc; OpenShell makes all of /proc writable for it. The
+  // thread's directory does not exist when the rules are made, so the grant
+  // is on /proc, and only with devices passed through: writing to files that
+  // exist, nothing created, removed or truncated. The runtime's masks and
+  // the read-only /proc/sys, bus, fs and irq mounts stay; the kernel's own
+  // checks (a process's files are its owner's; no capabilities) do the rest.
+  if (!inputs.devices.empty() && !proc_rw) {
+    FsNode& proc = nodes.at("/proc");
+    proc.access = FsAccess::kReadOnlyWriteFiles;
+    proc.origin = "fresh /proc, files writable for GPU thread names";
+  }
   // Writable /tmp, private to the sandbox, unless the policy insists on a
   // read-only /tmp from the image. Paths below it are bound on top.
   bool tmp_ro = std::find(policy.filesystem.read_only.begin(), policy.filesystem.read_only.end(),
@@ -275,6 +288,12 @@ PolicyResult<FsTree> build_fs_tree(const Policy& policy, const CompileInputs& in
           return policy_error(node.origin, "'" + path + "' cannot be read-only inside " +
                                                parent.path + " (" + parent.origin +
                                                "), which is a fresh writable mount");
+        }
+        if (node.access == FsAccess::kReadOnly &&
+            parent.access == FsAccess::kReadOnlyWriteFiles) {
+          return policy_error(node.origin, "'" + path + "' cannot be read-only inside " +
+                                               parent.path + " (" + parent.origin +
+                                               "): its files are writable");
         }
       }
     }

@@ -90,6 +90,9 @@ LandlockPlan build_landlock_plan(const FsTree& tree, bool hard_requirement,
       case FsAccess::kReadWrite:
         access = kLandlockAllFsAccess;
         break;
+      case FsAccess::kReadOnlyWriteFiles:
+        access = kLandlockReadOnlyAccess | kLandlockFsWriteFile;
+        break;
       case FsAccess::kMasked:
         continue;  // no rule: denied beneath, whatever a parent grants is empty tmpfs
     }

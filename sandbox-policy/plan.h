@@ -81,6 +81,8 @@ struct UserNamespacePlan {
 enum class FsAccess {
   kReadOnly,   // read, execute, list
   kReadWrite,  // everything
+  kReadOnlyWriteFiles,  // kReadOnly, and writing to files that exist (no create, remove,
+                        // truncate): /proc with GPUs passed through (fs_tree.cc)
   kMasked,     // supervisor-only: covered by an empty read-only tmpfs (a directory) or an
                // empty read-only file (a file), no Landlock rule
 };

@@ -11,6 +11,7 @@
 
 #include "connection.h"
 #include "log.h"
+#include "terminal.h"
 
 namespace openshell::ssh {
 
@@ -203,23 +204,6 @@ bool SessionChannel::begin(std::string_view what) {
 
 namespace {
 
-struct Pty {
-  UniqueFd master;
-  UniqueFd slave;
-};
-
-Result<Pty> open_pty(const winsize& size) {
-  UniqueFd master(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
-  if (!master) return fail_errno("posix_openpt");
-  if (::grantpt(master.get()) != 0 || ::unlockpt(master.get()) != 0) return fail_errno("unlockpt");
-  char name[128];
-  if (::ptsname_r(master.get(), name, sizeof name) != 0) return fail_errno("ptsname");
-  UniqueFd slave(::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
-  if (!slave) return fail_errno(std::string("open ") + name);
-  if (size.ws_col != 0 || size.ws_row != 0) ::ioctl(master.get(), TIOCSWINSZ, &size);
-  return Pty{std::move(master), std::move(slave)};
-}
-
 Result<std::pair<UniqueFd, UniqueFd>> make_pipe() {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return fail_errno("pipe2");
@@ -249,11 +233,13 @@ int SessionChannel::launch(LaunchKind kind, std::string command) {
   request.tty = pty_ && kind != LaunchKind::sftp_server;
   request.origin = connection_.who().peer + " connection " + std::to_string(connection_.id());
   if (request.tty) {
-    auto pty = open_pty(size_);
+    // The sandbox's devpts (terminal.h): the session's `tty` has a name there.
+    auto pty = open_pty();
     if (!pty) {
       log::error("ssh: cannot open a pty", {{"error", pty.error().message()}});
       return -1;
     }
+    if (size_.ws_col != 0 || size_.ws_row != 0) set_window_size(pty->master.get(), size_);
     if (!term_.empty()) request.environment.insert(request.environment.begin(), {"TERM", term_});
     request.tty_slave = std::move(pty->slave);
     master_ = std::make_unique<LoopFd>(connection_.context().io, std::move(pty->master));

@@ -87,6 +87,11 @@ int run_check(const Config& config) {
       if (node.source == policy::FsSource::kDevice) devices += (devices.empty() ? "" : " ") + node.path;
     }
     line("devices", devices.empty() ? "standard only" : "passed through: " + devices);
+    for (const auto& node : plan.fs_tree.nodes) {
+      if (node.path == "/proc" && node.access == policy::FsAccess::kReadOnlyWriteFiles) {
+        line("proc", "files writable (Landlock write_file) for GPU thread names");
+      }
+    }
     line("pid-ns", "enforced");
     line("ipc/uts-ns", "enforced");
     line("network", plan.network_mode != policy::NetworkMode::kPod

@@ -150,8 +150,12 @@ int run_supervisor(const Config& config) {
   if (!sandbox) die_at(Stage::sandbox, sandbox.error().message());
   log_enforcement(*loaded, **sandbox);
   // Terminals come from the sandbox's private devpts (supervisor/mounts.cc).
-  if (auto pid = proc_pid_of((*sandbox)->init_pid())) {
-    set_pty_multiplexer("/proc/" + std::to_string(*pid) + "/root/dev/pts/ptmx");
+  // A terminal from the pod's /dev/ptmx would have no name inside.
+  {
+    auto pid = proc_pid_of((*sandbox)->init_pid());
+    if (!pid) die_at(Stage::sandbox, pid.error().message());
+    auto ptmx = set_pty_multiplexer("/proc/" + std::to_string(*pid) + "/root/dev/pts/ptmx");
+    if (!ptmx) die_at(Stage::sandbox, ptmx.error().message());
   }
 
   Pid1 pid1(io, **sandbox, config.shutdown_grace);

@@ -8,17 +8,25 @@
 namespace openshell {
 
 namespace {
-std::string pty_multiplexer = "/dev/ptmx";
+// An O_PATH descriptor of the ptmx, opened while the supervisor may still
+// walk /proc/<init>/root (it gives up CAP_SYS_PTRACE after start-up); every
+// open_pty() reopens it through /proc/self/fd, which needs no privilege.
+// Invalid until set: then /dev/ptmx.
+UniqueFd pty_multiplexer;
 }  // namespace
 
-void set_pty_multiplexer(std::string path) {
-  pty_multiplexer = std::move(path);
+Result<void> set_pty_multiplexer(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_PATH | O_CLOEXEC));
+  if (!fd) return fail_errno("open " + path);
+  pty_multiplexer = std::move(fd);
+  return {};
 }
 
 Result<Pty> open_pty() {
-  UniqueFd master(
-      ::open(pty_multiplexer.c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK));
-  if (!master) return fail_errno("open " + pty_multiplexer);
+  std::string path = pty_multiplexer ? "/proc/self/fd/" + std::to_string(pty_multiplexer.get())
+                                     : std::string("/dev/ptmx");
+  UniqueFd master(::open(path.c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK));
+  if (!master) return fail_errno("open " + path);
   int unlock = 0;
   if (::ioctl(master.get(), TIOCSPTLCK, &unlock) != 0) return fail_errno("unlock pty");
   UniqueFd slave(::ioctl(master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));

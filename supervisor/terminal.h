@@ -22,10 +22,12 @@ struct Pty {
 // path under /dev/pts is looked up: the sandbox's own /dev cannot swap it.
 Result<Pty> open_pty();
 
-// The ptmx open_pty() allocates from: the sandbox's own devpts instance
-// (/proc/<init>/root/dev/pts/ptmx), so that the terminal has a name in the
-// sandbox's /dev/pts (`tty`, ttyname(3)). Default /dev/ptmx.
-void set_pty_multiplexer(std::string path);
+// The ptmx open_pty() allocates from, for the main process and every SSH
+// session: the sandbox's own devpts instance (/proc/<init>/root/dev/pts/ptmx),
+// so that the terminal has a name in the sandbox's /dev/pts (`tty`,
+// ttyname(3)). Opened here, before the supervisor restricts itself; later
+// allocations need no access to /proc/<init>. Default /dev/ptmx.
+Result<void> set_pty_multiplexer(const std::string& path);
 
 std::optional<winsize> window_size(int fd);
 void set_window_size(int fd, const winsize& size);

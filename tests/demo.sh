@@ -6,7 +6,40 @@
 # command that opens a shell in the same sandbox.
 #   tests/demo.sh                 # a shell inside the sandbox
 #   tests/demo.sh -- CMD ARGS...  # CMD as the main process
+#   tests/demo.sh --help          # this text
+# The environment is the supervisor's configuration (README "Configuration"):
+# OPENSHELL_POLICY_FILE, OPENSHELL_USER_ENVIRONMENT, OPENSHELL_WORKDIR, ...
+#
+# Claude Code as the agent. The npm package @anthropic-ai/claude-code ships
+# a native binary; a network_policies rule lets that binary, and nothing
+# else, reach api.anthropic.com:443; the API key reaches the sandbox only
+# through OPENSHELL_USER_ENVIRONMENT (the supervisor passes none of its own
+# environment in). HOME is the workdir, where it keeps ~/.claude.
+#   npm install -g @anthropic-ai/claude-code@2.1.332
+#   cat > /var/tmp/claude-policy.yaml <<EOF
+#   version: 1
+#   filesystem_policy:
+#     include_workdir: true
+#     read_only: [/usr, /lib, /proc, /dev/urandom, /etc, /var/log]
+#     read_write: [/tmp, /dev/null]
+#   landlock: { compatibility: best_effort }
+#   network_policies:
+#     claude_code:
+#       endpoints: [ { host: api.anthropic.com, port: 443 } ]
+#       binaries: [ { path: $(npm prefix -g)/bin/claude } ]
+#   EOF
+#   export ANTHROPIC_API_KEY=sk-ant-...
+#   OPENSHELL_POLICY_FILE=/var/tmp/claude-policy.yaml \
+#   OPENSHELL_USER_ENVIRONMENT="{\"ANTHROPIC_API_KEY\": \"$ANTHROPIC_API_KEY\"}" \
+#     tests/demo.sh -- claude
+# The rule's path may be the npm symlink: it matches by its target. Without
+# the rule (or with the key unset) claude cannot reach the API.
+# tests/egress/claude_code_test.py runs the same against a stand-in API.
 set -euo pipefail
+if [ "${1:-}" = --help ] || [ "${1:-}" = -h ]; then
+  sed -n '2,/^set -euo pipefail$/{/^#/s/^# \{0,1\}//p}' "$0"
+  exit 0
+fi
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "demo: needs root (namespaces)" >&2; exit 1; }
 tests/setup-machine.sh

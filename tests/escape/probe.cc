@@ -27,6 +27,7 @@
 #include <linux/securebits.h>
 #include <linux/vm_sockets.h>
 #include <net/if.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
@@ -690,6 +691,31 @@ Outcome read_bytes(const char* path, long count) {
   return ok(std::to_string(total));
 }
 
+// What CUDA does to name its threads: pthread_setname_np on another thread,
+// which glibc does by writing /proc/self/task/<tid>/comm (O_RDWR, no
+// truncate); the name read back from there.
+Outcome thread_name() {
+  pthread_t thread;
+  static int pipe_fds[2];
+  if (::pipe(pipe_fds) != 0) return failed(errno, "pipe");
+  auto wait = [](void*) -> void* {
+    char byte;
+    (void)!::read(pipe_fds[0], &byte, 1);
+    return nullptr;
+  };
+  if (int err = ::pthread_create(&thread, nullptr, wait, nullptr); err != 0) {
+    return failed(err, "pthread_create");
+  }
+  int err = ::pthread_setname_np(thread, "cuda-probe");
+  char name[16] = {};
+  if (err == 0) err = ::pthread_getname_np(thread, name, sizeof name);
+  (void)!::write(pipe_fds[1], "x", 1);
+  ::pthread_join(thread, nullptr);
+  ::close(pipe_fds[0]);
+  ::close(pipe_fds[1]);
+  return err == 0 ? ok(name) : failed(err, "pthread_setname_np");
+}
+
 Outcome open_rw(const char* path) {
   int fd = ::open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (fd < 0) return failed(errno);
@@ -827,6 +853,7 @@ const Attempt kAttempts[] = {
     {"syscall_loop", 2, [](char** a) { return syscall_loop(a[0], std::atol(a[1]), a[2]); }},
     {"read_bytes", 2, [](char** a) { return read_bytes(a[0], std::atol(a[1])); }},
     {"open_rw", 1, [](char** a) { return open_rw(a[0]); }},
+    {"thread_name", 0, [](char**) { return thread_name(); }},
     {"new_pty", 0, [](char**) { return new_pty(); }},
     {"mount_mode", 1, [](char** a) { return mount_mode(a[0]); }},
     {"file_type", 1, [](char** a) { return file_type(a[0]); }},

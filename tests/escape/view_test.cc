@@ -417,8 +417,10 @@ TEST_F(View, HomeIsTheUsersHomeWhenGrantedElseTheWorkdir) {
 // --- GPUs ---------------------------------------------------------------------------------
 
 // Stand-ins for what the NVIDIA device plugin gives a pod, in a /dev of this
-// test's own: character devices of major 195 with no driver behind them.
-bool plant_gpu_devices() {
+// test's own: character devices of major 195 with no driver behind them
+// (with_gpus), or only the standard devices (a machine with a GPU of its own
+// looks like one without).
+bool plant_devices(bool with_gpus) {
   if (::mount("tmpfs", "/dev", "tmpfs", MS_NOSUID, "mode=0755") != 0) return false;
   struct Node {
     const char* path;
@@ -431,6 +433,7 @@ bool plant_gpu_devices() {
                         {"/dev/nvidia-uvm", 195, 254}, {"/dev/nvidia-caps/nvidia-cap1", 195, 1}};
   ::mkdir("/dev/nvidia-caps", 0755);
   for (const Node& node : nodes) {
+    if (!with_gpus && std::string_view(node.path).starts_with("/dev/nvidia")) continue;
     // chmod after mknod: the umask takes bits from mknod's mode.
     if (::mknod(node.path, S_IFCHR | 0666, makedev(node.major, node.minor)) != 0 ||
         ::chmod(node.path, 0666) != 0) {
@@ -443,7 +446,7 @@ bool plant_gpu_devices() {
 TEST_F(View, GpuDeviceNodesArePassedThrough) {
   REQUIRE_FEATURE(landlock_abi() >= 5, "Landlock ABI 5 (ioctl_dev)");
   std::string policy = world.policy("gpu.yaml", {});
-  How how{.before_exec = [] { return own_mount_namespace() && plant_gpu_devices(); }};
+  How how{.before_exec = [] { return own_mount_namespace() && plant_devices(true); }};
   for (const char* device : {"/dev/nvidia0", "/dev/nvidiactl", "/dev/nvidia-uvm",
                              "/dev/nvidia-caps/nvidia-cap1"}) {
     auto type = probe(policy, "file_type", {device}, how);
@@ -454,6 +457,16 @@ TEST_F(View, GpuDeviceNodesArePassedThrough) {
     EXPECT_TRUE(opened.result == "errno ENXIO" || opened.result == "errno ENODEV")
         << device << ": " << opened;
   }
+  // CUDA names its threads through /proc/self/task/<tid>/comm: granted with
+  // GPUs (writing to files, nothing more), refused without them.
+  auto named = probe(policy, "thread_name", {}, how);
+  EXPECT_TRUE(Reports(named, "ok")) << named;
+  EXPECT_EQ(named.detail, "cuda-probe") << named;
+  // Writing only: an open with O_TRUNC (Landlock's truncate) stays refused.
+  EXPECT_TRUE(Reports(probe(policy, "write", {"/proc/self/comm"}, how), "errno EACCES"));
+  How no_gpus{.before_exec = [] { return own_mount_namespace() && plant_devices(false); }};
+  auto unnamed = probe(policy, "thread_name", {}, no_gpus);
+  EXPECT_TRUE(Reports(unnamed, "errno EACCES")) << "without GPUs: " << unnamed;
   // `check` names them.
   Options check = supervisor({"check", "--policy", policy}, {{"OPENSHELL_WORKDIR", world.workdir}});
   check.before_exec = how.before_exec;
@@ -462,6 +475,9 @@ TEST_F(View, GpuDeviceNodesArePassedThrough) {
                             "/dev/nvidia0 /dev/nvidiactl"),
             std::string::npos)
       << result.out << result.err;
+  EXPECT_NE(result.out.find("files writable (Landlock write_file) for GPU thread names"),
+            std::string::npos)
+      << result.out;
 }
 
 // --- Network mode proxy --------------------------------------------------------------

@@ -5,6 +5,7 @@ the main process, restricted like it.
 
 Usage: sandbox_ssh_test.py SUPERVISOR [unittest args]. Runs as root.
 """
+import fcntl
 import os
 import pty
 import re
@@ -12,9 +13,11 @@ import select
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import threading
 import time
 import unittest
@@ -332,6 +335,36 @@ class RealSupervisorSsh(unittest.TestCase):
         self.assertEqual(os.waitstatus_to_exitcode(status), 3, out)
         self.assertRegex(out, rb"login=-\w*sh", "a login shell: argv[0] starts with '-'")
         self.assertIn(b"\non-a-terminal", out.replace(b"\r", b""))
+
+    def test_session_terminal_is_named_in_the_sandbox_devpts_with_the_requested_size(self):
+        # ssh -tt sends the size of its own terminal in the pty-req; the
+        # session's pty must come from the sandbox's private devpts, so that
+        # `tty` (ttyname(3)) finds its /dev/pts/N inside the sandbox.
+        sup = Supervisor().wait_listening()
+        self.addCleanup(sup.stop)
+        pid, fd = pty.fork()
+        if pid == 0:
+            fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 37, 113, 0, 0))
+            os.execvp("ssh", ["ssh", "-tt", *sup.options(), "gateway@127.0.0.1",
+                              'tty; test -e "$(tty)" && echo present; stty size'])
+        out = b""
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            r, _, _ = select.select([fd], [], [], 1)
+            if not r:
+                continue
+            try:
+                data = os.read(fd, 4096)
+            except OSError:
+                break
+            if not data:
+                break
+            out += data
+        _, status = os.waitpid(pid, 0)
+        lines = out.replace(b"\r", b"").decode(errors="replace").splitlines()
+        self.assertEqual(os.waitstatus_to_exitcode(status), 0, out)
+        self.assertRegex(lines[0] if lines else "", r"^/dev/pts/\d+$", out)
+        self.assertEqual(lines[1:], ["present", "37 113"], out)
 
     def test_sessions_and_forwards_reach_the_sandbox_network_namespace(self):
         d = tempfile.mkdtemp(prefix="sandbox-ssh-netns-", dir="/var/tmp")

@@ -354,6 +354,30 @@ TEST(Agreement, MountsAndLandlockAgreeForNestedGrants) {
   expect_agreement(p, default_inputs());
 }
 
+// CUDA's thread names (/proc/self/task/<tid>/comm): with devices passed
+// through, /proc's files are writable, nothing more; without, read-only.
+TEST(FsTree, ProcFilesAreWritableOnlyWithPassThroughDevices) {
+  auto proc_rule = [](const CompileInputs& in, const Policy& p) {
+    LandlockPlan l = build_landlock_plan(tree_of(p, in), false);
+    auto rule = std::find_if(l.rules.begin(), l.rules.end(),
+                             [](const LandlockRule& r) { return r.path == "/proc"; });
+    return rule == l.rules.end() ? uint64_t{0} : rule->access;
+  };
+  CompileInputs gpu = default_inputs();
+  gpu.devices = {"/dev/nvidia0"};
+  EXPECT_EQ(proc_rule(default_inputs(), Policy{}), kLandlockReadOnlyAccess);
+  EXPECT_EQ(proc_rule(gpu, Policy{}), kLandlockReadOnlyAccess | kLandlockFsWriteFile);
+  expect_agreement(Policy{}, gpu);
+  // A read-only entry below it would silently have writable files.
+  Policy below;
+  below.filesystem.read_only = {"/proc/sys/kernel"};
+  std::vector<std::string> notes;
+  auto t = build_fs_tree(below, gpu, notes);
+  ASSERT_FALSE(t.has_value());
+  EXPECT_THAT(t.error().to_string(), HasSubstr("its files are writable"));
+  EXPECT_TRUE(build_fs_tree(below, default_inputs(), notes).has_value());
+}
+
 TEST(LandlockPlan, RightsPerAccess) {
   FsTree t = tree_of(default_policy("/sandbox"), default_inputs());
   LandlockPlan l = build_landlock_plan(t, true, {"/dev/null", "/dev/urandom", kBinary});
