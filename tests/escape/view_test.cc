@@ -581,6 +581,18 @@ TEST_F(View, CheckFailsWhenLandlockIsUnavailable) {
   auto without = run(options);
   EXPECT_EQ(without.exit_code, 1) << without.out << without.err;
   EXPECT_NE(without.out.find("landlock       unavailable"), std::string::npos) << without.out;
+  EXPECT_EQ(without.out.find("landlock       enforced"), std::string::npos) << without.out;
+  EXPECT_NE(without.out.find("result         NOT every layer the policy asks for is enforced"),
+            std::string::npos)
+      << without.out;
+  // `run` with the same policy goes on (best_effort) and says so at start:
+  // a warning at the default level, NOT ENFORCED in the sandbox's record.
+  auto ran = probe(policy, "read", {world.readable + "/note"}, How{.before_exec = without_landlock});
+  EXPECT_TRUE(Reports(ran, "ok", "visible"));
+  EXPECT_NE(ran.run.err.find("Landlock is not enforced"), std::string::npos) << ran;
+  ran = probe(policy, "read", {world.readable + "/note"},
+              How{.before_exec = without_landlock, .env = {{"OPENSHELL_LOG_LEVEL", "info"}}});
+  EXPECT_NE(ran.run.err.find("\"landlock\":\"NOT ENFORCED\""), std::string::npos) << ran;
   REQUIRE_FEATURE(landlock_abi() >= 1, "Landlock");
   auto with = run(supervisor({"check", "--policy", policy}, {{"OPENSHELL_WORKDIR", world.workdir}}));
   EXPECT_EQ(with.exit_code, 0) << with.out << with.err;
