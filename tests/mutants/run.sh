@@ -30,7 +30,7 @@ mutants=(
   "view-failure-exits-as-sandbox|supervisor/run.cc|is_setup_failure(sandbox.error()) ? Stage::sandbox_setup : Stage::sandbox|Stage::sandbox|gtest tests/integration-tests Startup.*"
   "spawn-setup-failure-exits-as-sandbox|supervisor/run.cc|  return Stage::sandbox_setup;|  return Stage::sandbox;|gtest tests/integration-tests Startup.*"
   "self-restriction-failure-exits-as-sandbox|supervisor/run.cc|die_at(Stage::event_loop, restricted|die_at(Stage::sandbox, restricted|gtest tests/integration-tests Startup.*"
-  "read-only-bind-not-recursive|supervisor/mounts.cc|(recursive ? AT_RECURSIVE : 0)|0|gtest tests/escape/view-tests View.ASubmount*"
+  "read-only-bind-not-recursive|supervisor/mounts.cc|(recursive ? AT_RECURSIVE : 0)|(recursive ? 0 : 0)|gtest tests/escape/view-tests View.ASubmount*"
   "ssh-fd-shared-with-libssh|ssh-bridge/connection.cc|int libssh_fd = ::fcntl(socket_.native_handle(), F_DUPFD_CLOEXEC, 0);|int libssh_fd = socket_.native_handle();|handshakes"
 )
 
