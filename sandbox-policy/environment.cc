@@ -7,6 +7,13 @@ bool is_supervisor_variable(const std::string& key) {
   return key.starts_with("OPENSHELL_");
 }
 
+bool is_proxy_variable(const std::string& key) {
+  for (const auto& [name, value] : proxy_environment()) {
+    if (name == key) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 bool is_valid_env_name(const std::string& key) {
@@ -77,6 +84,10 @@ std::vector<std::string> compose_environment(const std::map<std::string, std::st
   std::map<std::string, std::string> env = base;
   if (term && !term->empty() && term->find('\0') == std::string::npos) env["TERM"] = *term;
   for (const auto& [k, v] : session) {
+    // The proxy variables of network mode proxy win: a session pointing a
+    // client elsewhere (or at no proxy) gets a failing client, or one that
+    // dials out past the policy's audit if a route ever appears.
+    if (base.contains(k) && is_proxy_variable(k)) continue;
     if (is_session_env_allowed(k) && v.find('\0') == std::string::npos) env[k] = v;
   }
   std::vector<std::string> out;

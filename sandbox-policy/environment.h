@@ -35,7 +35,8 @@ bool is_session_env_allowed(const std::string& key);
 bool is_valid_env_name(const std::string& key);
 
 // The final "KEY=VALUE" list for one process: base, then TERM (when given),
-// then session variables that pass is_session_env_allowed(). Sorted by key.
+// then session variables that pass is_session_env_allowed(), except the
+// proxy variables when `base` has them (network mode proxy). Sorted by key.
 std::vector<std::string> compose_environment(const std::map<std::string, std::string>& base,
                                              const std::optional<std::string>& term,
                                              const std::map<std::string, std::string>& session);

@@ -119,7 +119,9 @@ std::vector<std::string> describe_network(NetworkMode mode,
   std::vector<std::string> lines;
   switch (mode) {
     case NetworkMode::kPod:
-      lines.push_back("network: pod (the pod's network namespace): egress NOT ENFORCED");
+      // The warning itself is the network.mode entry of the unenforced
+      // list, said once next to this line.
+      lines.push_back("network: pod (the pod's network namespace, no egress control)");
       break;
     case NetworkMode::kNone:
       lines.push_back("network: none (own namespace, loopback only, no way out)");

@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "landlock.h"
+#include "sandbox-policy/network_report.h"
 #include "sandbox-policy/report.h"
 #include "sandbox.h"
 #include "self_restrict.h"
@@ -91,7 +92,7 @@ int run_check(const Config& config) {
     line("network", plan.network_mode != policy::NetworkMode::kPod
                         ? "enforced (" + std::string(policy::to_string(plan.network_mode)) +
                               ": own namespace, loopback only)"
-                        : "pod (shared with the pod, egress NOT ENFORCED)");
+                        : "pod (shared with the pod's network, see NOT ENFORCED below)");
     line("capabilities",
          probe ? (plan.keep_capabilities == 0 ? "enforced (every set empty, securebits locked)"
                                               : "degraded (policy keeps some)")
@@ -118,6 +119,11 @@ int run_check(const Config& config) {
                                   : "unavailable (" + restricted.error().message() + ")");
     ok = ok && restricted.has_value();
   }
+  // The whole network layer: mode, proxy and DNS addresses, every rule and
+  // endpoint with how this build enforces it (L4, L4 only, denied for lack
+  // of L7), as validate-policy prints it.
+  for (const auto& text : policy::describe_network(plan.network_mode, plan.network_policies))
+    std::printf("%s\n", text.c_str());
   for (const auto& text : policy::format_unenforced(plan.unenforced))
     std::printf("%s\n", text.c_str());
   // Something the policy asks for that this build does not enforce

@@ -62,13 +62,8 @@ void log_enforcement(const LoadedPlan& loaded, const Sandbox& sandbox) {
         "Landlock is not enforced: the kernel offers none (landlock.compatibility: best_effort)");
   }
   for (const auto& note : ready.notes) log::info("sandbox note", {{"note", note}});
-  if (plan.network_mode == policy::NetworkMode::kPod) {
-    // Said at every start: in mode pod the agent reaches whatever the pod
-    // reaches (cloud metadata, the API server, other pods).
-    log::warn("egress NOT ENFORCED: network mode pod shares the pod's network; "
-              "network_policies are not applied",
-              {{"network", "pod"}});
-  }
+  // Mode pod is said here too, once: its network.mode entry is the
+  // "egress NOT ENFORCED" warning at every start.
   report_unenforced(plan);
 }
 

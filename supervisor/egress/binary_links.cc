@@ -1,9 +1,14 @@
 #include "binary_links.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <deque>
+
+#include "log.h"
 
 namespace openshell::egress {
 namespace {
@@ -24,7 +29,7 @@ std::deque<std::string> split(const std::string& path) {
 
 }  // namespace
 
-std::string resolve_in_root(const std::string& root, const std::string& path) {
+std::string resolve_in_root(int root_fd, const std::string& path) {
   std::deque<std::string> pending = split(path);
   std::vector<std::string> resolved;
   int links = 0;
@@ -36,17 +41,29 @@ std::string resolve_in_root(const std::string& root, const std::string& path) {
       if (!resolved.empty()) resolved.pop_back();  // never above the root
       continue;
     }
-    std::string here;
+    // Relative to the root's descriptor: lookups never pass through
+    // /proc/<pid>/root again, which needs ptrace access the supervisor has
+    // given up after start-up.
+    std::string here = ".";
     for (const auto& r : resolved) here += "/" + r;
     here += "/" + part;
     struct stat st {};
-    if (::lstat((root + here).c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) {
+    if (::fstatat(root_fd, here.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno != ENOENT && errno != ENOTDIR) {
+        log::error("cannot resolve a policy binary path in the sandbox's view; "
+                   "it matches only as written",
+                   {{"path", path}, {"at", here.substr(1)}, {"cause", std::strerror(errno)}});
+      }
+      resolved.push_back(std::move(part));
+      continue;
+    }
+    if (!S_ISLNK(st.st_mode)) {
       resolved.push_back(std::move(part));
       continue;
     }
     if (++links > kMaxLinks) return path;
     char buffer[4096];
-    ssize_t n = ::readlink((root + here).c_str(), buffer, sizeof buffer);
+    ssize_t n = ::readlinkat(root_fd, here.c_str(), buffer, sizeof buffer);
     if (n <= 0 || static_cast<size_t>(n) >= sizeof buffer) return path;
     std::string target(buffer, static_cast<size_t>(n));
     auto parts = split(target);
@@ -58,10 +75,18 @@ std::string resolve_in_root(const std::string& root, const std::string& path) {
   return out.empty() ? "/" : out;
 }
 
+std::string resolve_in_root(const std::string& root, const std::string& path) {
+  int fd = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return path;
+  std::string out = resolve_in_root(fd, path);
+  ::close(fd);
+  return out;
+}
+
 std::vector<std::pair<std::string, std::string>> binary_symlink_targets(
-    pid_t init_pid, const policy::Policy& policy) {
+    int root_fd, const policy::Policy& policy) {
   std::vector<std::pair<std::string, std::string>> out;
-  std::string root = "/proc/" + std::to_string(init_pid) + "/root";
+  const int root = root_fd;
   for (const auto& rule : policy.network_policies) {
     for (const auto& binary : rule.binaries) {
       if (binary.find('*') != std::string::npos || binary.empty() || binary[0] != '/') continue;

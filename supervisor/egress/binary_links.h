@@ -14,14 +14,17 @@
 
 namespace openshell::egress {
 
-// Resolves each glob-free binary path of the rules inside the view rooted
-// at /proc/<init_pid>/root, component by component (absolute targets
-// restart at that root, never the supervisor's). Paths that are not links,
-// or do not exist, are left out.
+// Resolves each glob-free binary path of the rules inside the view whose
+// root directory is `root_fd` (an O_PATH descriptor of /proc/<init>/root
+// opened at start-up, before the supervisor drops the access that path
+// needs), component by component (absolute targets restart at that root,
+// never the supervisor's). Paths that are not links, or do not exist, are
+// left out; a lookup that fails otherwise is logged as an error.
 std::vector<std::pair<std::string, std::string>> binary_symlink_targets(
-    pid_t init_pid, const policy::Policy& policy);
+    int root_fd, const policy::Policy& policy);
 
-// The same under any root directory (for tests).
+std::string resolve_in_root(int root_fd, const std::string& path);
+// The same under a root directory named by path (for tests).
 std::string resolve_in_root(const std::string& root, const std::string& path);
 
 }  // namespace openshell::egress

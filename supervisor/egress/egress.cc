@@ -1,6 +1,10 @@
 #include "egress.h"
 
+#include <fcntl.h>
+
 #include <boost/asio/ip/tcp.hpp>
+#include <cerrno>
+#include <cstring>
 #include <map>
 #include <set>
 
@@ -36,7 +40,18 @@ policy::Policy fixed_part(policy::Policy policy) {
 
 struct Egress::Impl final : ConnectionHost {
   Impl(asio::io_context& context, EgressSettings s)
-      : io_context(context), settings(std::move(s)) {}
+      : io_context(context),
+        settings(std::move(s)),
+        // Opened now, before self-restriction: reloads resolve new policy
+        // binary paths in the sandbox's view through it.
+        sandbox_root(::open(("/proc/" + std::to_string(settings.init_pid) + "/root").c_str(),
+                            O_PATH | O_DIRECTORY | O_CLOEXEC)) {
+    if (!sandbox_root) {
+      log::error("cannot open the sandbox's root directory; policy binary paths that are "
+                 "symlinks match only as written",
+                 {{"cause", std::strerror(errno)}});
+    }
+  }
 
   // ---- ConnectionHost -----------------------------------------------------
   asio::io_context& io() override { return io_context; }
@@ -60,7 +75,7 @@ struct Egress::Impl final : ConnectionHost {
     next.number = current.number + 1;
     if (deny_reason.empty()) {
       next.rules = std::make_shared<const policy::net::NetworkRules>(
-          policy, settings.relaxed_binaries, binary_symlink_targets(settings.init_pid, policy));
+          policy, settings.relaxed_binaries, binary_symlink_targets(sandbox_root.get(), policy));
     } else {
       next.deny_reason = std::move(deny_reason);
     }
@@ -214,6 +229,7 @@ struct Egress::Impl final : ConnectionHost {
 
   asio::io_context& io_context;
   EgressSettings settings;
+  UniqueFd sandbox_root;
   Generation current;
   std::vector<policy::NetworkPolicyRule> network;  // of the current generation
   std::unique_ptr<Resolver> dns_resolver;
@@ -263,7 +279,12 @@ Result<std::unique_ptr<Egress>> Egress::start(asio::io_context& io, EgressSettin
   std::vector<std::string> skipped;
   auto listeners = create_listeners(self.settings.sandbox_netns.get(), specs, skipped);
   if (!listeners) return std::unexpected(listeners.error());
-  for (const auto& s : skipped) log::warn("egress listener skipped", {{"socket", s}});
+  // Said loudly, never fatal: clients inside use 127.0.0.1 (the proxy
+  // variables and resolv.conf name it), so IPv4 alone keeps egress whole.
+  for (const auto& s : skipped) {
+    log::warn("egress listener unavailable: no IPv6 in the sandbox network; serving IPv4 only",
+              {{"socket", s}});
+  }
   bool proxy = false;
   for (const auto& l : *listeners) proxy |= l.spec.port == kProxyPort;
   if (!proxy) return fail("the egress proxy has no listener in the sandbox network");

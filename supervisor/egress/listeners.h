@@ -36,9 +36,9 @@ struct Listener {
 };
 
 // Enters `netns` (an open /proc/<pid>/ns/net), creates and binds every
-// socket, returns to the supervisor's namespace. A spec whose address does
-// not exist there (no IPv6) is skipped and named in `skipped`; any other
-// failure fails the whole call.
+// socket, returns to the supervisor's namespace. An IPv6 spec where the
+// sandbox network has no IPv6 (disabled there or in the kernel) is skipped
+// and named in `skipped`; any other failure fails the whole call.
 Result<std::vector<Listener>> create_listeners(int netns, const std::vector<ListenSpec>& specs,
                                                std::vector<std::string>& skipped);
 

@@ -1,6 +1,7 @@
 // Chart and sideload tests. Run through tests/chart/run.sh (which installs
-// helm, kubectl and the npm packages first). Prints one line per test and a
-// last line "N passed, N failed"; exits 1 when any test failed.
+// helm, kubectl and the npm packages first). Prints TAP: one line per test,
+// the plan, and a last comment "# N passed, N failed, N skipped"; exits 1
+// when any test failed.
 import assert from "node:assert/strict";
 import path from "node:path";
 import { readFileSync, writeFileSync, mkdtempSync, rmSync, existsSync } from "node:fs";
@@ -797,22 +798,31 @@ test("sideload: a target without the lists the patch appends to fails loudly, no
 });
 
 // ------------------------------------------------------------------ runner --
-let passed = 0, failed = 0, skipped = 0;
+// TAP on stdout (meson's protocol: 'tap'), so meson counts each check and
+// each skip. Under OPENSHELL_TESTS_MUST_WORK=1 a skip is a failure: every
+// check here guards what the cluster enforces, none may go quietly missing.
+const mustWork = process.env.OPENSHELL_TESTS_MUST_WORK === "1";
+const tapName = (name) => name.replace(/#/g, "no.");
+const diag = (text) => String(text).split("\n").map((l) => `# ${l}`).join("\n");
+let passed = 0, failed = 0, skipped = 0, n = 0;
 for (const t of tests) {
   if (only && !only.test(t.name)) continue;
+  n++;
   try {
     await t.fn();
     passed++;
-    console.log(`ok - ${t.name}`);
+    console.log(`ok ${n} - ${tapName(t.name)}`);
   } catch (e) {
-    if (e instanceof Skip) {
+    if (e instanceof Skip && !mustWork) {
       skipped++;
-      console.log(`skip - ${t.name}: ${e.why}`);
+      console.log(`ok ${n} - ${tapName(t.name)} # SKIP ${e.why}`);
       continue;
     }
     failed++;
-    console.log(`not ok - ${t.name}\n    ${String(e.message || e).split("\n").join("\n    ")}`);
+    const why = e instanceof Skip ? `would skip (${e.why}) but OPENSHELL_TESTS_MUST_WORK=1` : (e.message || e);
+    console.log(`not ok ${n} - ${tapName(t.name)}\n${diag(why)}`);
   }
 }
-console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
+console.log(`1..${n}`);
+console.log(`# ${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(failed ? 1 : 0);

@@ -2,7 +2,8 @@
 # Chart and sideload tests: helm lint, helm template for Kubernetes 1.32-1.36,
 # every rendered object validated against the agent-sandbox CRDs vendored
 # in tests/chart/crds/ (v0.5.6) and the Kubernetes core schemas, kubectl kustomize of
-# sideload/. Installs its tools first (setup.sh). Last line: "N passed, N failed".
+# sideload/. Installs its tools first (setup.sh). Output is TAP (meson
+# protocol: 'tap'); last line "# N passed, N failed, N skipped".
 # Usage: tests/chart/run.sh [REGEX]   (REGEX selects tests by name)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)

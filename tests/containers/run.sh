@@ -28,22 +28,30 @@
 #   OPENSHELL_E2E_SSH=auto|1|0   SSH checks: auto runs them when the bridge
 #                                listens and reports them skipped otherwise;
 #                                1 makes a missing bridge a failure
+#   OPENSHELL_TESTS_MUST_WORK=1  every skip is a failure (tests/run-all.sh)
 #   OPENSHELL_TEST_CACHE         cache directory (default /var/tmp/openshell-tests):
 #                                debootstrap root, podman storage, images
 #
-# Last line: "N passed, N failed, N skipped". Exit status 1 on any failure.
+# Output is TAP (meson's protocol: 'tap', so meson counts skips); the last
+# line is "# N passed, N failed, N skipped". Exit status 1 on any failure.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(git -C "$here" rev-parse --show-toplevel)
 
+MUST_WORK=${OPENSHELL_TESTS_MUST_WORK:-0}
 if [ "$(id -u)" != 0 ]; then
-    echo "tests/containers/run.sh: needs root (podman with runc, debootstrap)" >&2
-    exit 2
+    # The whole suite skipped, in TAP; a failure where skips are not allowed.
+    if [ "$MUST_WORK" = 1 ]; then
+        echo "Bail out! needs root (podman with runc, debootstrap) and OPENSHELL_TESTS_MUST_WORK=1"
+        exit 1
+    fi
+    echo "1..0 # SKIP needs root (podman with runc, debootstrap)"
+    exit 0
 fi
-"$here/setup.sh" >&2 || { echo "setup.sh failed" >&2; exit 2; }
+"$here/setup.sh" >&2 || { echo "Bail out! tests/containers/setup.sh failed"; exit 2; }
 . "$here/env.sh"
-tools=$("$root/tests/chart/setup.sh" 2>/dev/null | tail -n 1) || { echo "tests/chart/setup.sh failed" >&2; exit 2; }
-facts=$(node "$here/chart_facts.mjs" "$tools/helm/helm") || { echo "rendering the chart failed" >&2; exit 2; }
+tools=$("$root/tests/chart/setup.sh" 2>/dev/null | tail -n 1) || { echo "Bail out! tests/chart/setup.sh failed"; exit 2; }
+facts=$(node "$here/chart_facts.mjs" "$tools/helm/helm") || { echo "Bail out! rendering the chart failed"; exit 2; }
 eval "$facts"
 
 CACHE=$OPENSHELL_TEST_CACHE
@@ -58,7 +66,7 @@ STOP_TIMEOUT=10          # podman stop's grace before it SIGKILLs
 SUP_GRACE=3              # OPENSHELL_SHUTDOWN_GRACE_SECS inside
 
 work=$(mktemp -d /tmp/openshell-e2e.XXXXXX)
-passed=0 failed=0 skipped=0
+passed=0 failed=0 skipped=0 n=0
 
 cleanup() {
     local ids
@@ -70,10 +78,20 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok()   { passed=$((passed + 1)); echo "ok - $1"; }
-bad()  { failed=$((failed + 1)); echo "not ok - $1"; shift; for l in "$@"; do echo "    $l"; done; }
-skip() { skipped=$((skipped + 1)); echo "skip - $1: $2"; }
-fatal() { bad "$@"; echo "$passed passed, $failed failed, $skipped skipped"; exit 1; }
+# TAP: "ok N - what", "not ok N - what" with "# detail" lines,
+# "ok N - what # SKIP why"; a '#' inside a name would start a directive.
+tapname() { printf '%s' "$1" | tr '#' 'N'; }
+summary() { echo "1..$n"; echo "# $passed passed, $failed failed, $skipped skipped"; }
+ok()   { passed=$((passed + 1)) n=$((n + 1)); echo "ok $n - $(tapname "$1")"; }
+bad()  {
+    failed=$((failed + 1)) n=$((n + 1)); echo "not ok $n - $(tapname "$1")"; shift
+    local l; for l in "$@"; do printf '%s\n' "$l" | sed 's/^/# /'; done
+}
+skip() {
+    if [ "$MUST_WORK" = 1 ]; then bad "$1" "would skip ($2) but OPENSHELL_TESTS_MUST_WORK=1"; return; fi
+    skipped=$((skipped + 1)) n=$((n + 1)); echo "ok $n - $(tapname "$1") # SKIP $2"
+}
+fatal() { bad "$@"; summary; exit 1; }
 log()  { echo "# $*" >&2; }
 
 # ------------------------------------------------------------- base image --
@@ -621,5 +639,5 @@ else
     bad "SIGTERM-ignoring main process: container starts"
 fi
 
-echo "$passed passed, $failed failed, $skipped skipped"
+summary
 [ "$failed" = 0 ]

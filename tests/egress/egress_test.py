@@ -620,11 +620,10 @@ class PolicyReload(unittest.TestCase):
             time.sleep(0.2)
         return None
 
-    # Known bug: after a reload under the supervisor's self-restriction, a rule
-    # naming /usr/bin/python3 no longer matches its target python3.11 (the
-    # symlink targets are not re-resolved). Marked so it is seen, not hidden:
-    # an unexpected pass fails the suite once it is fixed.
-    @unittest.expectedFailure
+    # The rules name /usr/bin/python3, a symlink to the python3.x the client
+    # runs: every generation after the first must still resolve it in the
+    # sandbox's view, after the supervisor has dropped the access
+    # /proc/<init>/root needs (binary_links.h).
     def test_reload_denies_and_closes_the_stale_tunnel_then_allows_again(self):
         hold = subprocess.Popen(self.sup.ssh_argv("cd %s && %s client.py hold api.egress.test %d"
                                                   % (self.sup.workdir, PYTHON, ECHO_PORT)),

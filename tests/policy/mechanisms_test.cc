@@ -149,6 +149,19 @@ TEST(Environment, SessionVariables) {
   EXPECT_THAT(env, ElementsAre("HOME=/h"));
 }
 
+// Network mode proxy: a session's `env` requests never replace the proxy
+// variables; outside mode proxy (no proxy variables in the base) they may
+// set them.
+TEST(Environment, SessionCannotOverrideProxyVariables) {
+  auto env = compose_environment(
+      {{"HOME", "/h"}, {"HTTP_PROXY", "http://127.0.0.1:3128"}, {"NO_PROXY", "127.0.0.1"}},
+      std::nullopt, {{"HTTP_PROXY", "http://evil:1"}, {"NO_PROXY", "*"}, {"LANG", "C"}});
+  EXPECT_THAT(env, ElementsAre("HOME=/h", "HTTP_PROXY=http://127.0.0.1:3128", "LANG=C",
+                               "NO_PROXY=127.0.0.1"));
+  env = compose_environment({{"HOME", "/h"}}, std::nullopt, {{"HTTP_PROXY", "http://corp:8080"}});
+  EXPECT_THAT(env, ElementsAre("HOME=/h", "HTTP_PROXY=http://corp:8080"));
+}
+
 TEST(UserNamespace, DefaultMapsOnlyTheSandboxIds) {
   Identity id = sandbox_identity();
   UserNamespacePlan u = build_userns_plan(id, false);
