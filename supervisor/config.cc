@@ -116,6 +116,16 @@ Result<void> apply_environment(Config& config, const Environment& env) {
     }
     config.log_level = *level;
   }
+  // Read again where the Landlock ruleset is made (landlock.cc); checked
+  // here too so a bad cap is an input error (exit 2) before anything starts,
+  // not a sandbox failure half-way through start-up.
+  if (auto v = lookup(env, "OPENSHELL_LANDLOCK_MAX_ABI"); v && !v->empty()) {
+    auto cap = parse_number<unsigned>(*v);
+    if (!cap || *cap < 1 || *cap > 99) {
+      return fail("OPENSHELL_LANDLOCK_MAX_ABI=" + *v +
+                  ": must be a Landlock ABI version, an integer in [1, 99]");
+    }
+  }
   if (auto v = lookup(env, "OPENSHELL_MAIN_PROCESS_SPEC")) {
     auto spec = parse_main_process_spec(*v);
     if (!spec) return fail("OPENSHELL_MAIN_PROCESS_SPEC: " + spec.error().what);

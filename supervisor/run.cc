@@ -147,7 +147,10 @@ int run_supervisor(const Config& config) {
   SandboxSpec spec;
   spec.plan = &loaded->plan;
   auto sandbox = Sandbox::create(spec);
-  if (!sandbox) die_at(Stage::sandbox, sandbox.error().message());
+  if (!sandbox) {
+    die_at(is_setup_failure(sandbox.error()) ? Stage::sandbox_setup : Stage::sandbox,
+           sandbox.error().message());
+  }
   log_enforcement(*loaded, **sandbox);
   // Terminals come from the sandbox's private devpts (supervisor/mounts.cc).
   // A terminal from the pod's /dev/ptmx would have no name inside.

@@ -69,7 +69,11 @@ Result<SandboxReady> wait_ready(int fd, pid_t pid, const policy::SandboxPlan* pl
       const auto& f = report.setup_failed();
       std::string what = f.stage();
       if (!f.detail().empty()) what += ": " + f.detail();
-      return fail(what, f.err());
+      // The init's own user namespace is part of creating the sandbox
+      // (stage sandbox); everything else it reports is building the
+      // sandbox inside namespaces that exist (stage sandbox-setup).
+      bool namespaces = f.stage().starts_with("unshare(") || f.stage() == "setgroups(0)";
+      return fail(namespaces ? what : std::string(kSetupFailurePrefix) + what, f.err());
     }
     if (report.has_userns_created() && plan != nullptr) {
       if (auto mapped = write_id_maps(pid, plan->user_namespace); !mapped) {

@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "control.pb.h"
@@ -41,6 +42,14 @@ struct SpawnCallbacks {
   std::function<void(const Error&)> failed;     // never started
   std::function<void(int wait_status)> exited;  // after started
 };
+
+// Sandbox::create's error when the namespaces exist but the sandbox init
+// could not build the sandbox in them (its view, loopback, identity or
+// Landlock): the start-up stage sandbox-setup rather than sandbox.
+inline constexpr std::string_view kSetupFailurePrefix = "sandbox init setup: ";
+inline bool is_setup_failure(const Error& error) {
+  return error.what.starts_with(kSetupFailurePrefix);
+}
 
 class Sandbox {
  public:

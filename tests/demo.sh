@@ -5,8 +5,11 @@
 # 127.0.0.1:2222 with a freshly generated gateway key. It prints the ssh
 # command that opens a shell in the same sandbox.
 #   tests/demo.sh                 # a shell inside the sandbox
-#   tests/demo.sh -- CMD ARGS...  # CMD as the main process
+#   tests/demo.sh -- CMD ARGS...  # CMD as the main process; its exit code
 #   tests/demo.sh --help          # this text
+# OPENSHELL_DEMO_STATE: the directory of the keys (default
+# /var/tmp/openshell-demo). OPENSHELL_DEMO_SUPERVISOR: a supervisor already
+# built, used as it is (no machine setup, no build): tests/demo_test.sh.
 # The environment is the supervisor's configuration (README "Configuration"):
 # OPENSHELL_POLICY_FILE, OPENSHELL_USER_ENVIRONMENT, OPENSHELL_WORKDIR, ...
 #
@@ -42,12 +45,16 @@ if [ "${1:-}" = --help ] || [ "${1:-}" = -h ]; then
 fi
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "demo: needs root (namespaces)" >&2; exit 1; }
-tests/setup-machine.sh
-tests/build.sh >/dev/null
-supervisor=$PWD/build/supervisor/openshell-supervisor
+if [ -n "${OPENSHELL_DEMO_SUPERVISOR:-}" ]; then
+  supervisor=$OPENSHELL_DEMO_SUPERVISOR
+else
+  tests/setup-machine.sh
+  tests/build.sh >/dev/null
+  supervisor=$PWD/build/supervisor/openshell-supervisor
+fi
 "$supervisor" version >&2
 
-state=/var/tmp/openshell-demo
+state=${OPENSHELL_DEMO_STATE:-/var/tmp/openshell-demo}
 mkdir -p "$state"
 chmod 0700 "$state"
 if [ ! -f "$state/gateway" ]; then

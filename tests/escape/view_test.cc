@@ -554,6 +554,38 @@ TEST(ValidatePolicy, ResolvesNamesAgainstTheImageRootOrSaysWhichItCouldNot) {
   EXPECT_EQ(run(supervisor({"validate-policy", broken})).exit_code, 2);
 }
 
+// --- Recursive read-only binds --------------------------------------------------------
+
+// A mount below a read-only path (as a pod's /etc/hosts below /etc) is
+// read-only in the sandbox too: the bind and its attributes are recursive.
+// Landlock is taken away so that only the mount's read-only flag can refuse
+// (Landlock alone would answer EACCES).
+TEST_F(View, ASubmountBelowAReadOnlyPathIsReadOnly) {
+  std::string top = world.base + "/recursive";
+  std::string sub = top + "/mounted";
+  must(::mkdir(top.c_str(), 0755) == 0 || errno == EEXIST, "mkdir " + top);
+  must(::mkdir(sub.c_str(), 0755) == 0 || errno == EEXIST, "mkdir " + sub);
+  // The submount exists only in the supervisor's own mount namespace and is
+  // writable there for everyone: written to before the supervisor starts.
+  auto submount = [sub] {
+    return own_mount_namespace() &&
+           ::mount("tmpfs", sub.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0777") == 0 &&
+           put_file(sub + "/before", "written outside");
+  };
+  std::string read_only = world.policy("recursive-ro.yaml", {top}, {}, "best_effort");
+  How how{.before_exec = [&] { return submount() && without_landlock(); }};
+  // The probe sees the submount (not the empty directory below it) ...
+  EXPECT_TRUE(Reports(probe(read_only, "read", {sub + "/before"}, how), "ok", "written outside"));
+  // ... and cannot write to it, nor to the path above it.
+  EXPECT_TRUE(Reports(probe(read_only, "write", {sub + "/inside"}, how), "errno EROFS"));
+  EXPECT_TRUE(Reports(probe(read_only, "mount_mode", {sub}, how), "ok", "ro"));
+  EXPECT_TRUE(Reports(probe(read_only, "write", {top + "/inside"}, how), "errno EROFS"));
+  // Control: the same submount granted read-write takes the sandbox's write.
+  std::string read_write = world.policy("recursive-rw.yaml", {}, {top}, "best_effort");
+  EXPECT_TRUE(Reports(probe(read_write, "write", {sub + "/inside"}, how), "ok"));
+  EXPECT_TRUE(Reports(probe(read_write, "mount_mode", {sub}, how), "ok", "rw"));
+}
+
 // --- check ----------------------------------------------------------------------------------
 
 // best_effort lets the sandbox run without Landlock; `check` still exits
@@ -565,6 +597,18 @@ TEST_F(View, CheckFailsWhenLandlockIsUnavailable) {
   auto without = run(options);
   EXPECT_EQ(without.exit_code, 1) << without.out << without.err;
   EXPECT_NE(without.out.find("landlock       unavailable"), std::string::npos) << without.out;
+  EXPECT_EQ(without.out.find("landlock       enforced"), std::string::npos) << without.out;
+  EXPECT_NE(without.out.find("result         NOT every layer the policy asks for is enforced"),
+            std::string::npos)
+      << without.out;
+  // `run` with the same policy goes on (best_effort) and says so at start:
+  // a warning at the default level, NOT ENFORCED in the sandbox's record.
+  auto ran = probe(policy, "read", {world.readable + "/note"}, How{.before_exec = without_landlock});
+  EXPECT_TRUE(Reports(ran, "ok", "visible"));
+  EXPECT_NE(ran.run.err.find("Landlock is not enforced"), std::string::npos) << ran;
+  ran = probe(policy, "read", {world.readable + "/note"},
+              How{.before_exec = without_landlock, .env = {{"OPENSHELL_LOG_LEVEL", "info"}}});
+  EXPECT_NE(ran.run.err.find("\"landlock\":\"NOT ENFORCED\""), std::string::npos) << ran;
   REQUIRE_FEATURE(landlock_abi() >= 1, "Landlock");
   auto with = run(supervisor({"check", "--policy", policy}, {{"OPENSHELL_WORKDIR", world.workdir}}));
   EXPECT_EQ(with.exit_code, 0) << with.out << with.err;

@@ -4,6 +4,7 @@
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
+#include <linux/close_range.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sched.h>
@@ -21,6 +22,7 @@
 #include <iterator>
 #include <filesystem>
 #include <sstream>
+#include <vector>
 
 #include "harness.h"
 
@@ -184,6 +186,63 @@ TEST(Startup, NamespacesThatCannotBeCreatedExitWith4) {
   EXPECT_EQ(result.exit_code, 4) << result.err;
   EXPECT_EQ(result.out, "");
   EXPECT_NE(result.err.find("\"stage\":\"sandbox\""), std::string::npos) << result.err;
+}
+
+// A filter on the supervisor that refuses one system call with EPERM and
+// allows everything else; when `flag` is non-zero only calls whose argument
+// `arg` has that bit set are refused.
+bool refuse_syscall(int nr, int arg = 0, uint32_t flag = 0) {
+  std::vector<sock_filter> filter = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(nr), 0,
+               static_cast<uint8_t>(flag == 0 ? 1 : 3)),
+  };
+  if (flag != 0) {
+    filter.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+                              static_cast<uint32_t>(offsetof(seccomp_data, args) + 8 * arg)));
+    filter.push_back(BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, flag, 0, 1));
+  }
+  filter.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM));
+  filter.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+  sock_fprog program{static_cast<unsigned short>(filter.size()), filter.data()};
+  return ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program, 0, 0) == 0;
+}
+
+// The namespaces exist, but the view cannot be built: pivot_root is refused
+// (the sandbox init inherits the filter). Stage sandbox-setup, not sandbox.
+TEST(Startup, AViewThatCannotBeBuiltExitsWith5) {
+  auto options = sh("echo must-not-run");
+  options.before_exec = [] { return refuse_syscall(SYS_pivot_root); };
+  auto result = run(options);
+  EXPECT_EQ(result.exit_code, 5) << result.err;
+  EXPECT_EQ(result.out, "");
+  EXPECT_NE(result.err.find("\"stage\":\"sandbox-setup\""), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("pivot_root"), std::string::npos) << result.err;
+}
+
+// The sandbox is built but the main process cannot be set up: the child's
+// close_range(CLOSE_RANGE_CLOEXEC) before exec is refused.
+TEST(Startup, AProcessThatCannotBeSetUpExitsWith5) {
+  auto options = sh("echo must-not-run");
+  options.before_exec = [] { return refuse_syscall(SYS_close_range, 2, CLOSE_RANGE_CLOEXEC); };
+  auto result = run(options);
+  EXPECT_EQ(result.exit_code, 5) << result.err;
+  EXPECT_EQ(result.out, "");
+  EXPECT_NE(result.err.find("\"stage\":\"sandbox-setup\""), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("close_range"), std::string::npos) << result.err;
+}
+
+// Start-up ends with the supervisor restricting itself (self_restrict.h);
+// the sandbox's own filter is loaded with prctl, the supervisor's with
+// seccomp(2), so refusing seccomp(SECCOMP_SET_MODE_FILTER) fails only the
+// supervisor's step (the policy compiler may still ask what the kernel offers).
+TEST(Startup, ASupervisorThatCannotRestrictItselfExitsWith6) {
+  auto options = sh("sleep 30");
+  options.before_exec = [] { return refuse_syscall(SYS_seccomp, 0, SECCOMP_SET_MODE_FILTER); };
+  auto result = run(options);
+  EXPECT_EQ(result.exit_code, 6) << result.err;
+  EXPECT_NE(result.err.find("\"stage\":\"event-loop\""), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("seccomp"), std::string::npos) << result.err;
 }
 
 // The policy's own keys, and the identity from the environment, reach the

@@ -27,6 +27,10 @@ mutants=(
   "check-always-exits-0|supervisor/check.cc|return ok ? 0 : 1;|return ok ? 0 : 0;|gtest tests/escape/escape-tests *Check*"
   "seccomp-loads-allow-all|supervisor/seccomp.cc|return ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fprog, 0, 0) == 0;|static sock_filter allow[] = {{0x06, 0, 0, 0x7fff0000U}}; sock_fprog all{1, allow}; (void)fprog; return ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &all, 0, 0) == 0;|gtest tests/escape/escape-tests Escape.*Denied*:Seccomp/Discriminates.*"
   "preauth-limit-never-enforced|ssh-bridge/bridge.cc|while (!unauthenticated.empty() && unauthenticated.size() >= config.max_unauthenticated) {|while (false) {|py ssh/bridge_test.py Refusals"
+  "view-failure-exits-as-sandbox|supervisor/run.cc|is_setup_failure(sandbox.error()) ? Stage::sandbox_setup : Stage::sandbox|Stage::sandbox|gtest tests/integration-tests Startup.*"
+  "spawn-setup-failure-exits-as-sandbox|supervisor/run.cc|  return Stage::sandbox_setup;|  return Stage::sandbox;|gtest tests/integration-tests Startup.*"
+  "self-restriction-failure-exits-as-sandbox|supervisor/run.cc|die_at(Stage::event_loop, restricted|die_at(Stage::sandbox, restricted|gtest tests/integration-tests Startup.*"
+  "read-only-bind-not-recursive|supervisor/mounts.cc|(recursive ? AT_RECURSIVE : 0)|(recursive ? 0 : 0)|gtest tests/escape/view-tests View.ASubmount*"
   "ssh-fd-shared-with-libssh|ssh-bridge/connection.cc|int libssh_fd = ::fcntl(socket_.native_handle(), F_DUPFD_CLOEXEC, 0);|int libssh_fd = socket_.native_handle();|handshakes"
 )
 
@@ -42,7 +46,7 @@ echo "mutants: scratch tree $tree" >&2
 (cd "$tree" && meson setup build >/dev/null)
 build=$tree/build
 targets=(supervisor/openshell-supervisor tests/integration-tests tests/ssh/ssh-test-server
-         tests/escape/escape-tests tests/escape/probe)
+         tests/escape/escape-tests tests/escape/view-tests tests/escape/probe)
 
 PY=/usr/bin/python3
 SUP=$build/supervisor/openshell-supervisor
