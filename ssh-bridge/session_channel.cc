@@ -8,6 +8,7 @@
 
 #include <boost/asio/post.hpp>
 #include <cstring>
+#include <utility>
 
 #include "connection.h"
 #include "log.h"
@@ -183,12 +184,19 @@ int SessionChannel::on_subsystem(const char* name) {
 void SessionChannel::on_signal(const char* name) {
   std::string_view n = name != nullptr ? name : "";
   int number = signal_number(n);
-  if (number == 0 || mode_ != Mode::process || !started_ || exited_) {
+  // A few queued signals cover any client; a flood before the start is refused.
+  static constexpr std::size_t kMaxPendingSignals = 16;
+  if (number == 0 || mode_ != Mode::process || exited_ ||
+      (!started_ && pending_signals_.size() >= kMaxPendingSignals)) {
     refuse("signal " + std::string(n.substr(0, 32)));
     return;
   }
   audit(connection_.who(), "signal", n);
-  connection_.context().services.launcher->signal(handle_, number);
+  if (started_) {
+    connection_.context().services.launcher->signal(handle_, number);
+  } else {
+    pending_signals_.push_back(number);
+  }
 }
 
 bool SessionChannel::begin(std::string_view what) {
@@ -276,6 +284,7 @@ int SessionChannel::launch(LaunchKind kind, std::string command) {
     auto* self = static_cast<SessionChannel*>(base.get());
     self->handle_ = handle;
     self->started_ = true;
+    for (int signo : std::exchange(self->pending_signals_, {})) launcher->signal(handle, signo);
     if (self->finished_ || self->client_closed_) launcher->signal(handle, SIGHUP);
     self->kick();
   };

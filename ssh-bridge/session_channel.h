@@ -66,6 +66,10 @@ class SessionChannel final : public Channel {
   ProcessHandle handle_ = 0;
   bool started_ = false;
   bool exited_ = false;
+  // Signals the client sent after the process's first output but before its
+  // launcher reported the start (the sandbox init reports on its own socket,
+  // so output can come first); delivered in order once the start is known.
+  std::vector<int> pending_signals_;
   int wait_status_ = 0;
   bool stdin_closed_ = false;
   bool stdout_eof_ = false;

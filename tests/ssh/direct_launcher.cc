@@ -7,8 +7,10 @@
 #include <unistd.h>
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 extern char** environ;
@@ -125,8 +127,15 @@ void DirectLauncher::launch(LaunchRequest request, LaunchCallbacks callbacks) {
   }
   auto started = std::move(callbacks.started);
   running_.emplace(pid, std::move(callbacks));
-  asio::post(io_,
-             [started = std::move(started), pid] { started(static_cast<ProcessHandle>(pid)); });
+  if (start_delay_.count() == 0) {
+    asio::post(io_,
+               [started = std::move(started), pid] { started(static_cast<ProcessHandle>(pid)); });
+    return;
+  }
+  auto timer = std::make_shared<asio::steady_timer>(io_, start_delay_);
+  timer->async_wait([timer, started = std::move(started), pid](const boost::system::error_code&) {
+    started(static_cast<ProcessHandle>(pid));
+  });
 }
 
 void DirectLauncher::signal(ProcessHandle handle, int signo) {

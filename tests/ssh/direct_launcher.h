@@ -8,6 +8,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <chrono>
 #include <map>
 #include <string>
 
@@ -22,6 +23,9 @@ class DirectLauncher final : public ProcessLauncher {
   DirectLauncher(boost::asio::io_context& io, std::string shell, std::string self);
   void launch(LaunchRequest request, LaunchCallbacks callbacks) override;
   void signal(ProcessHandle handle, int signo) override;
+  // Reports each start this long after the exec, as a launcher that answers
+  // on another channel may: the child's output can reach the bridge first.
+  void set_start_delay(std::chrono::milliseconds delay) { start_delay_ = delay; }
 
  private:
   void wait_for_children();
@@ -31,6 +35,7 @@ class DirectLauncher final : public ProcessLauncher {
   std::string shell_;
   std::string self_;
   std::map<pid_t, LaunchCallbacks> running_;
+  std::chrono::milliseconds start_delay_{0};
 };
 
 }  // namespace openshell::ssh::testing

@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   config.listen = "127.0.0.1:0";
   std::string info_file;
   std::string shell = "/bin/sh";
+  std::chrono::milliseconds start_delay{0};
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i], value = argv[i + 1];
     if (flag == "--listen")
@@ -47,6 +48,8 @@ int main(int argc, char** argv) {
       config.auth_timeout = std::chrono::milliseconds(std::stol(value));
     else if (flag == "--info-file")
       info_file = value;
+    else if (flag == "--start-delay-ms")
+      start_delay = std::chrono::milliseconds(std::stol(value));
     else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       return 2;
@@ -62,6 +65,7 @@ int main(int argc, char** argv) {
   if (n <= 0) return 1;
   self[n] = '\0';
   ssh::testing::DirectLauncher launcher(io, shell, self);
+  launcher.set_start_delay(start_delay);
   ssh::testing::FakeMain main_process(io);
   ssh::testing::PlainConnector connector(io);
 
