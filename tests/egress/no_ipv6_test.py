@@ -21,8 +21,10 @@ import struct
 import subprocess
 import sys
 import tempfile
-import textwrap
 import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from egress_policy import policy_text  # noqa: E402
 
 SUPERVISOR = None
 
@@ -94,20 +96,12 @@ class NoIpv6(unittest.TestCase):
             f.write(CLIENT)
         policy = os.path.join(base, "policy.yaml")
         with open(policy, "w") as f:
-            f.write(textwrap.dedent("""\
-                version: 1
-                filesystem_policy:
-                  include_workdir: true
-                  read_only: [/usr, /lib, /lib64, /bin, /etc]
-                  read_write: [/tmp]
-                process:
-                  run_as_user: nobody
-                network_policies:
-                  only:
-                    endpoints:
-                      - { host: allowed.example.test, port: 443 }
-                    binaries:
-                      - { path: /usr/bin/python3 }
+            f.write(policy_text("""\
+                only:
+                  endpoints:
+                    - { host: allowed.example.test, port: 443 }
+                  binaries:
+                    - { path: /usr/bin/python3 }
                 """))
         env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "OPENSHELL_SSH_LISTEN": "off",
                "OPENSHELL_WORKDIR": workdir, "OPENSHELL_LOG_LEVEL": "info"}

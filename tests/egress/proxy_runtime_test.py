@@ -16,10 +16,12 @@ import socket
 import subprocess
 import sys
 import tempfile
-import textwrap
 import threading
 import time
 import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from egress_policy import policy_text  # noqa: E402
 
 SUPERVISOR = None
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -50,19 +52,6 @@ other = ThreadingHTTPServer((sys.argv[1], 8081), H)
 threading.Thread(target=other.serve_forever, daemon=True).start()
 ThreadingHTTPServer((sys.argv[1], 8080), H).serve_forever()
 '''
-
-
-def policy_text(rules):
-    return textwrap.dedent("""\
-        version: 1
-        filesystem_policy:
-          include_workdir: true
-          read_only: [/usr, /lib, /lib64, /bin, /etc]
-          read_write: [/tmp]
-        process:
-          run_as_user: nobody
-        network_policies:
-        """) + textwrap.indent(textwrap.dedent(rules), "  ")
 
 
 BASE_RULES = """\

@@ -11,13 +11,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import textwrap
 import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from egress_policy import policy_text  # noqa: E402
 
 SUPERVISOR = None
 
 RULES = """\
-network_policies:
   plain:
     endpoints:
       - { host: api.example.test, port: 443 }
@@ -41,20 +42,6 @@ network_policies:
 """
 
 
-def policy_text(mode):
-    return textwrap.dedent("""\
-        version: 1
-        network:
-          mode: %s
-        filesystem_policy:
-          include_workdir: true
-          read_only: [/usr, /lib, /lib64, /bin, /etc]
-          read_write: [/tmp]
-        process:
-          run_as_user: nobody
-        """) % mode + RULES
-
-
 class NetworkReport(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="egress-report-", dir="/var/tmp")
@@ -69,7 +56,7 @@ class NetworkReport(unittest.TestCase):
     def policy(self, mode):
         path = os.path.join(self.dir, mode + ".yaml")
         with open(path, "w") as f:
-            f.write(policy_text(mode))
+            f.write(policy_text(RULES, mode))
         return path
 
     def supervisor(self, *argv):

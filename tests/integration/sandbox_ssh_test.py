@@ -121,6 +121,24 @@ def read(path):
         return f.read()
 
 
+def read_terminal(fd, seconds=30):
+    """All a pty master gives until its other side closes (or the time runs out)."""
+    out = b""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        r, _, _ = select.select([fd], [], [], 1)
+        if not r:
+            continue
+        try:
+            data = os.read(fd, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        out += data
+    return out
+
+
 def status_field(text, name):
     match = re.search(r"^%s:\s*(\S+)" % name, text, re.M)
     return match.group(1) if match else None
@@ -317,20 +335,8 @@ class RealSupervisorSsh(unittest.TestCase):
         pid, fd = pty.fork()
         if pid == 0:
             os.execvp("ssh", ["ssh", "-tt", *sup.options(), "gateway@127.0.0.1"])
-        out = b""
         os.write(fd, b"echo login=$0; [ -t 0 ] && [ -t 1 ] && echo on-a-terminal; exit 3\n")
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            r, _, _ = select.select([fd], [], [], 1)
-            if not r:
-                continue
-            try:
-                data = os.read(fd, 4096)
-            except OSError:
-                break
-            if not data:
-                break
-            out += data
+        out = read_terminal(fd)
         _, status = os.waitpid(pid, 0)
         self.assertEqual(os.waitstatus_to_exitcode(status), 3, out)
         self.assertRegex(out, rb"login=-\w*sh", "a login shell: argv[0] starts with '-'")
@@ -347,19 +353,7 @@ class RealSupervisorSsh(unittest.TestCase):
             fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 37, 113, 0, 0))
             os.execvp("ssh", ["ssh", "-tt", *sup.options(), "gateway@127.0.0.1",
                               'tty; test -e "$(tty)" && echo present; stty size'])
-        out = b""
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            r, _, _ = select.select([fd], [], [], 1)
-            if not r:
-                continue
-            try:
-                data = os.read(fd, 4096)
-            except OSError:
-                break
-            if not data:
-                break
-            out += data
+        out = read_terminal(fd)
         _, status = os.waitpid(pid, 0)
         lines = out.replace(b"\r", b"").decode(errors="replace").splitlines()
         self.assertEqual(os.waitstatus_to_exitcode(status), 0, out)
