@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Shutdown of the real supervisor with SSH sessions open: once SIGTERM
 arrives the bridge takes no new connection and starts no new session, and a
-session's last output and exit status still reach its client.
+session's last output and exit status still reach its client. And when the
+sandbox init stops reading its control channel, requests queue up to a bound
+and a full queue ends the sandbox loudly: nothing is dropped quietly.
 Usage: shutdown_ssh_test.py SUPERVISOR [unittest args]. Runs as root.
 """
 import os
@@ -17,6 +19,7 @@ import sandbox_ssh_test  # noqa: E402  (the Supervisor helper)
 
 try:
     import paramiko
+    from paramiko.message import Message
 except ImportError:  # python3-paramiko (tests/setup-machine.sh installs it)
     paramiko = None
 
@@ -75,6 +78,61 @@ class Shutdown(unittest.TestCase):
                 client.kill()
         self.assertEqual(out, b"bye\n", err)
         self.assertEqual(client.returncode, 3, err)
+
+
+def need_paramiko(test):
+    if paramiko is None:
+        if os.environ.get("OPENSHELL_TESTS_MUST_WORK") == "1":
+            test.fail("python3-paramiko is missing and OPENSHELL_TESTS_MUST_WORK=1")
+        test.skipTest("SKIPPED LOUDLY: python3-paramiko is not installed")
+
+
+def children(pid):
+    with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+        return [int(p) for p in f.read().split()]
+
+
+class ControlChannel(unittest.TestCase):
+    def test_a_full_control_queue_ends_the_sandbox_loudly(self):
+        need_paramiko(self)
+        sup = sandbox_ssh_test.Supervisor().wait_listening()
+        self.addCleanup(sup.stop)
+        transport = paramiko.Transport(("127.0.0.1", sup.port))
+        transport.connect(username="gateway",
+                          pkey=paramiko.Ed25519Key.from_private_key_file(sup.key))
+        self.addCleanup(transport.close)
+        channel = transport.open_session(timeout=10)
+        channel.settimeout(30)
+        channel.exec_command('trap "" USR1; echo ready; exec sleep 600')
+        self.assertEqual(channel.makefile().readline(), "ready\n")
+        # The supervisor's only child is the sandbox init; stopped, it reads
+        # nothing more, so every signal request below is a control message
+        # the supervisor must keep (the socket's buffer, then its queue).
+        supervisor = children(sup.proc.pid)[0]
+        inits = children(supervisor)
+        self.assertEqual(len(inits), 1, inits)
+        os.kill(inits[0], signal.SIGSTOP)
+        self.addCleanup(lambda: os.kill(inits[0], signal.SIGCONT) if os.path.exists(
+            "/proc/%d" % inits[0]) else None)
+        for _ in range(20000):
+            if sup.proc.poll() is not None:
+                break
+            m = Message()
+            m.add_byte(bytes([98]))  # SSH_MSG_CHANNEL_REQUEST, RFC 4254 6.9
+            m.add_int(channel.remote_chanid)
+            m.add_string("signal")
+            m.add_boolean(False)
+            m.add_string("USR1")
+            try:
+                transport._send_user_message(m)
+            except (EOFError, OSError, paramiko.SSHException):
+                break
+        code = sup.proc.wait(timeout=60)
+        log = sup.read_log()
+        self.assertIn("request not delivered, ending the sandbox", log)
+        self.assertIn("queue", log)
+        # The sandbox (its main process with it) was killed: not a clean exit.
+        self.assertEqual(code, 128 + signal.SIGKILL, log[-2000:])
 
 
 if __name__ == "__main__":
