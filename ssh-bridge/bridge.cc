@@ -321,10 +321,16 @@ void Bridge::stop(std::chrono::milliseconds flush) {
   if (impl_->local) impl_->local->close(ignored);
   std::vector<std::shared_ptr<Connection>> connections;
   for (auto& [id, connection] : impl_->context.connections) connections.push_back(connection);
-  // The loop has stopped: what the sessions queued last (output,
-  // exit-status, channel close) is still in libssh's buffers. Write it
-  // out, bounded in all by `flush` (ssh_blocking_flush polls the socket).
+  // The loop has stopped: what the sessions produced last (output still in
+  // their pipes, exit-status, channel close) goes into libssh's buffers, and
+  // is written out bounded in all by `flush` (ssh_blocking_flush polls the
+  // socket).
   auto deadline = std::chrono::steady_clock::now() + flush;
+  if (flush.count() > 0) {
+    for (auto& connection : connections) {
+      if (connection->authenticated() && connection->session() != nullptr) connection->pump_final();
+    }
+  }
   for (auto& connection : connections) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());

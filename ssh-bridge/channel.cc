@@ -94,6 +94,13 @@ int write_channel(ssh_channel channel, const char* data, std::size_t len, bool t
 }
 }  // namespace
 
+void Channel::pump_final() {
+  final_ = true;
+  // Each pump moves up to 1 MiB per stream; the peer's window (2 MiB for
+  // OpenSSH) bounds what can be pending, so a few rounds reach the end.
+  for (int round = 0; round < 8 && !finished_; ++round) pump();
+}
+
 Channel::Drain Channel::drain(LoopFd& fd, bool to_stderr) {
   ssh_session session = ssh_channel_get_session(channel_.get());
   std::string& carry = carry_[to_stderr ? 1 : 0];
@@ -108,7 +115,7 @@ Channel::Drain Channel::drain(LoopFd& fd, bool to_stderr) {
   for (int rounds = 0; rounds < 16; ++rounds) {
     // Stop while libssh still holds unsent bytes: the socket's writability
     // wakes the connection, which pumps again.
-    if (ssh_get_poll_flags(session) & SSH_WRITE_PENDING) return Drain::waiting;
+    if (!final_ && (ssh_get_poll_flags(session) & SSH_WRITE_PENDING)) return Drain::waiting;
     std::size_t window = ssh_channel_window_size(channel_.get());
     if (window == 0) return Drain::waiting;  // the peer's WINDOW_ADJUST pumps again
     ssize_t n = ::read(fd.get(), buf, std::min(window, sizeof buf));
@@ -126,6 +133,7 @@ Channel::Drain Channel::drain(LoopFd& fd, bool to_stderr) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       if (drain_eagain_is_eof_) return Drain::eof;
+      if (final_) return Drain::waiting;  // no loop will wake it
       fd.wait_readable([weak = weak_from_this()] {
         if (auto self = weak.lock()) self->kick();
       });

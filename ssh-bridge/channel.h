@@ -27,6 +27,11 @@ class Channel : public std::enable_shared_from_this<Channel> {
   virtual void pump() = 0;
   // The connection is going away: release processes and fds now.
   virtual void abandon() = 0;
+  // The event loop has stopped for good: moves what the work behind the
+  // channel already produced (a finished process's last output, its exit
+  // status, the close) into libssh's buffer, whatever the socket's state,
+  // within the peer's window. The caller flushes libssh next.
+  void pump_final();
 
   // True once CHANNEL_CLOSE was sent or received: the connection frees it.
   bool finished() const { return finished_; }
@@ -56,6 +61,8 @@ class Channel : public std::enable_shared_from_this<Channel> {
   Drain drain(LoopFd& fd, bool to_stderr);
   // Read the pipe or pty after the process exited: EAGAIN counts as EOF.
   bool drain_eagain_is_eof_ = false;
+  // Set by pump_final(): libssh's unsent bytes do not hold back reading.
+  bool final_ = false;
   // Bytes read but not yet taken by libssh, which accepts nothing while a
   // key re-exchange runs (RFC 4253 §9); sent before anything newer.
   std::string carry_[2];

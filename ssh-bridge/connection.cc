@@ -230,6 +230,13 @@ void Connection::pump_channels() {
   std::erase_if(channels_, [](const std::shared_ptr<Channel>& c) { return c->finished(); });
 }
 
+void Connection::pump_final() {
+  auto snapshot = channels_;
+  for (auto& channel : snapshot) {
+    if (!channel->finished()) channel->pump_final();
+  }
+}
+
 void Connection::arm() {
   if (closing_) return;
   if (!read_armed_) {

@@ -36,6 +36,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Releases everything now (the Bridge's destructor uses it).
   void teardown();
+  // The loop has stopped: every channel moves its last output and status
+  // into libssh (Channel::pump_final) for the flush that follows.
+  void pump_final();
 
   bool authenticated() const { return authenticated_; }
   bool key_exchange_done() const { return kex_done_; }

@@ -6,6 +6,8 @@ sandbox init stops reading its control channel, requests queue up to a bound
 and a full queue ends the sandbox loudly: nothing is dropped quietly.
 Usage: shutdown_ssh_test.py SUPERVISOR [unittest args]. Runs as root.
 """
+import ast
+import ctypes
 import os
 import signal
 import socket
@@ -80,6 +82,34 @@ class Shutdown(unittest.TestCase):
         self.assertEqual(client.returncode, 3, err)
 
 
+def in_a_new_network_namespace(scenario):
+    """Runs scenario() in a child process with a network namespace of its
+    own (loopback up) and returns its result (a Python literal)."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.close(read_end)
+            if ctypes.CDLL(None, use_errno=True).unshare(0x40000000) != 0:  # CLONE_NEWNET
+                raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET)")
+            subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+            os.write(write_end, repr(scenario()).encode())
+            code = 0
+        except BaseException:
+            import traceback
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as f:
+        answer = f.read()
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0 or not answer:
+        raise AssertionError("the scenario failed in its network namespace (see stderr)")
+    return ast.literal_eval(answer.decode())
+
+
 def need_paramiko(test):
     if paramiko is None:
         if os.environ.get("OPENSHELL_TESTS_MUST_WORK") == "1":
@@ -90,6 +120,46 @@ def need_paramiko(test):
 def children(pid):
     with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
         return [int(p) for p in f.read().split()]
+
+
+class Flush(unittest.TestCase):
+    def test_output_queued_behind_a_stalled_client_is_written_before_disconnecting(self):
+        # Small socket buffers (this namespace's own TCP settings) and a
+        # client that stops reading: when the main process ends, most of the
+        # session's last 64 KiB still wait in its pipe and in libssh's
+        # buffer. The supervisor sends them, the exit status and the close
+        # within the grace period before it disconnects.
+        size = 65536
+
+        def scenario():
+            for name in ("tcp_rmem", "tcp_wmem"):
+                with open("/proc/sys/net/ipv4/" + name, "w") as f:
+                    f.write("4096 4096 4096")
+            sup = sandbox_ssh_test.Supervisor(
+                main=("/bin/sh", "-c", "trap 'sleep 1; exit 0' TERM; sleep 600 & wait; wait"),
+                env={"OPENSHELL_SHUTDOWN_GRACE_SECS": "30"}).wait_listening()
+            try:
+                client = subprocess.Popen(
+                    ["ssh", *sup.options(), "gateway@127.0.0.1",
+                     "trap 'head -c %d /dev/zero; exit 3' TERM; echo ready; "
+                     "while :; do sleep 0.1; done" % size],
+                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                assert client.stdout.readline() == b"ready\n"
+                os.kill(client.pid, signal.SIGSTOP)
+                sup.signal(signal.SIGTERM)
+                deadline = time.time() + 20
+                while "main process exited" not in sup.read_log() and time.time() < deadline:
+                    time.sleep(0.05)
+                assert "main process exited" in sup.read_log(), sup.read_log()
+                # The loop has stopped; the bridge is writing what is queued.
+                os.kill(client.pid, signal.SIGCONT)
+                out, _ = client.communicate(timeout=30)
+                return len(out), client.returncode
+            finally:
+                sup.stop()
+
+        # All of it, then the exit status: nothing was cut off.
+        self.assertEqual(in_a_new_network_namespace(scenario), (size, 3))
 
 
 class ControlChannel(unittest.TestCase):
