@@ -163,6 +163,12 @@ def main():
             step_tunnel(arg, *rest.rsplit(":", 1))
         elif kind == "env":
             out(arg, value=os.environ.get(rest))
+        elif kind == "await":
+            # Until the test creates the file (for example after a reload).
+            deadline = time.time() + 30
+            while not os.path.exists(rest) and time.time() < deadline:
+                time.sleep(0.05)
+            out(arg, present=os.path.exists(rest))
         elif kind == "touch":
             open(rest, "w").close()
             out(arg)
