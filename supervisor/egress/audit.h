@@ -26,7 +26,7 @@ struct AuditRecord {
   std::string host;
   uint16_t port = 0;
   std::string address;  // dialed (allow) or refused (ssrf); empty when none
-  pid_t pid = 0;        // the caller, as the supervisor sees it
+  pid_t pid = 0;        // the caller (CallerIdentity::pid: as the sandbox sees it)
   std::vector<std::string> exe_chain;
   std::string reason;
   uint64_t generation = 0;  // of the network policy that decided

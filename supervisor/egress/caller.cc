@@ -2,12 +2,14 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <linux/inet_diag.h>
+#include <linux/magic.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <fcntl.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <charconv>
@@ -30,8 +32,8 @@ std::optional<uint32_t> hex32(std::string_view text) {
   return value;
 }
 
-std::optional<std::string> read_small_file(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+std::optional<std::string> read_small_file(const std::string& path, int dir = AT_FDCWD) {
+  UniqueFd fd(::openat(dir, path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return std::nullopt;
   std::string out;
   char buffer[65536];
@@ -45,17 +47,17 @@ std::optional<std::string> read_small_file(const std::string& path) {
   return out;
 }
 
-std::optional<std::string> read_link(const std::string& path) {
+std::optional<std::string> read_link(const std::string& path, int dir = AT_FDCWD) {
   char buffer[4096];
-  ssize_t n = ::readlink(path.c_str(), buffer, sizeof buffer);
+  ssize_t n = ::readlinkat(dir, path.c_str(), buffer, sizeof buffer);
   if (n <= 0 || static_cast<size_t>(n) >= sizeof buffer) return std::nullopt;
   return std::string(buffer, static_cast<size_t>(n));
 }
 
 // The parent pid from /proc/<pid>/stat: the fields after the command name,
 // which is in parentheses and may itself contain ") ".
-std::optional<pid_t> parent_of(pid_t pid) {
-  auto stat = read_small_file("/proc/" + std::to_string(pid) + "/stat");
+std::optional<pid_t> parent_of(int proc, pid_t pid) {
+  auto stat = read_small_file(std::to_string(pid) + "/stat", proc);
   if (!stat) return std::nullopt;
   size_t close = stat->rfind(')');
   if (close == std::string::npos || close + 4 >= stat->size()) return std::nullopt;
@@ -114,12 +116,13 @@ std::vector<pid_t> sandbox_processes(pid_t init_pid) {
   std::map<pid_t, pid_t> parents;
   DIR* dir = ::opendir("/proc");
   if (dir == nullptr) return {};
+  int proc = ::dirfd(dir);
   while (dirent* entry = ::readdir(dir)) {
     pid_t pid = 0;
     std::string_view name(entry->d_name);
     auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), pid);
     if (ec != std::errc() || end != name.data() + name.size()) continue;
-    if (auto ppid = parent_of(pid)) parents[pid] = *ppid;
+    if (auto ppid = parent_of(proc, pid)) parents[pid] = *ppid;
   }
   ::closedir(dir);
   std::vector<pid_t> out;
@@ -138,36 +141,88 @@ std::vector<pid_t> sandbox_processes(pid_t init_pid) {
   return out;
 }
 
-bool holds_socket(pid_t pid, const std::string& link) {
-  std::string dir_path = "/proc/" + std::to_string(pid) + "/fd";
-  DIR* dir = ::opendir(dir_path.c_str());
-  if (dir == nullptr) return false;
-  bool found = false;
-  while (dirent* entry = ::readdir(dir)) {
-    if (entry->d_name[0] == '.') continue;
-    auto target = read_link(dir_path + "/" + entry->d_name);
-    if (target && *target == link) {
-      found = true;
-      break;
+// Calls `each` with every name in the directory `dir` (an fd of its own,
+// read from its start): getdents64 straight into a buffer, no stat.
+template <typename Each>
+void for_each_entry(int dir, Each&& each) {
+  alignas(dirent64) char buffer[16384];
+  while (true) {
+    ssize_t n = ::getdents64(dir, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    for (ssize_t offset = 0; offset < n;) {
+      const auto* entry = reinterpret_cast<const dirent64*>(buffer + offset);
+      offset += entry->d_reclen;
+      if (entry->d_name[0] != '.') each(entry->d_name);
     }
   }
-  ::closedir(dir);
+}
+
+std::optional<pid_t> parse_pid(std::string_view name) {
+  pid_t pid = 0;
+  auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), pid);
+  if (ec != std::errc() || end != name.data() + name.size() || pid <= 0) return std::nullopt;
+  return pid;
+}
+
+// Every process of the PID namespace whose procfs is `proc`: one listing.
+std::vector<pid_t> namespace_processes(int proc) {
+  std::vector<pid_t> out;
+  UniqueFd dir(::openat(proc, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir) return out;
+  for_each_entry(dir.get(), [&](const char* name) {
+    if (auto pid = parse_pid(name)) out.push_back(*pid);
+  });
+  return out;
+}
+
+// Whether one of `pid`'s fds is `link` ("socket:[inode]"): its fd
+// directory listed once, each entry readlinkat'ed, nothing stat'ed.
+bool holds_socket(int proc, pid_t pid, const std::string& link) {
+  UniqueFd dir(
+      ::openat(proc, (std::to_string(pid) + "/fd").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir) return false;
+  bool found = false;
+  char target[64];
+  for_each_entry(dir.get(), [&](const char* name) {
+    if (found) return;
+    ssize_t n = ::readlinkat(dir.get(), name, target, sizeof target);
+    found = n == static_cast<ssize_t>(link.size()) &&
+            link.compare(0, link.size(), target, static_cast<size_t>(n)) == 0;
+  });
   return found;
 }
 
-std::optional<std::vector<std::string>> exe_chain(pid_t pid, pid_t init_pid) {
-  std::vector<std::string> chain;
+struct Chain {
+  std::vector<std::string> exes;
+  bool descends_from_init = true;
+};
+
+// `pid`'s exe, then its parents' up to the init (at most 64). With
+// `check_descent`, the walk goes on (parents only) until it meets the
+// init or leaves the namespace (a parent pid 0): a process entered into the
+// namespace from outside is not the init's descendant.
+std::optional<Chain> exe_chain(int proc, pid_t pid, pid_t init_pid, bool check_descent) {
+  Chain chain;
   pid_t cursor = pid;
-  while (cursor != init_pid && cursor > 1 && chain.size() < kMaxAncestors) {
-    auto exe = read_link("/proc/" + std::to_string(cursor) + "/exe");
+  while (cursor != init_pid && cursor > 1 && chain.exes.size() < kMaxAncestors) {
+    auto exe = read_link(std::to_string(cursor) + "/exe", proc);
     // A process that exited mid-walk, or a kernel thread: no identity.
     if (!exe) return std::nullopt;
-    chain.push_back(std::move(*exe));
-    auto parent = parent_of(cursor);
+    chain.exes.push_back(std::move(*exe));
+    auto parent = parent_of(proc, cursor);
     if (!parent) return std::nullopt;
     cursor = *parent;
   }
-  if (chain.empty()) return std::nullopt;
+  if (chain.exes.empty()) return std::nullopt;
+  if (check_descent) {
+    for (size_t depth = 0; cursor != init_pid && cursor > 0 && depth < 4096; ++depth) {
+      auto parent = parent_of(proc, cursor);
+      if (!parent) return std::nullopt;
+      cursor = *parent;
+    }
+    chain.descends_from_init = cursor == init_pid;
+  }
   return chain;
 }
 
@@ -203,9 +258,8 @@ std::optional<uint64_t> find_socket_inode(std::string_view table, const SocketAd
   size_t start = table.find('\n');  // the first line is a header
   while (start != std::string_view::npos && start < table.size()) {
     size_t end = table.find('\n', start + 1);
-    std::string_view line =
-        table.substr(start + 1, end == std::string_view::npos ? std::string_view::npos
-                                                              : end - start - 1);
+    std::string_view line = table.substr(
+        start + 1, end == std::string_view::npos ? std::string_view::npos : end - start - 1);
     start = end;
     // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
     std::vector<std::string_view> fields;
@@ -269,7 +323,7 @@ std::optional<uint64_t> diag_socket_inode(int diag, const SocketAddress& local,
 }
 
 Result<CallerIdentity> identify_caller(pid_t init_pid, const SocketAddress& peer,
-                                       const SocketAddress& listener, int diag) {
+                                       const SocketAddress& listener, int diag, int sandbox_proc) {
   std::optional<uint64_t> inode;
   if (diag >= 0) inode = diag_socket_inode(diag, peer, listener);
   if (!inode) {
@@ -282,19 +336,53 @@ Result<CallerIdentity> identify_caller(pid_t init_pid, const SocketAddress& peer
   }
 
   std::string link = "socket:[" + std::to_string(*inode) + "]";
+  // The sandbox's own procfs: its processes in one listing, pids as the
+  // sandbox sees them (the init is 1). Otherwise the init's descendants
+  // in the supervisor's /proc.
+  UniqueFd pod_proc;
+  int proc = sandbox_proc;
+  pid_t init = 1;
+  std::vector<pid_t> processes;
+  if (sandbox_proc >= 0) {
+    processes = namespace_processes(sandbox_proc);
+  } else {
+    pod_proc.reset(::open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!pod_proc) return fail_errno("open /proc");
+    proc = pod_proc.get();
+    init = init_pid;
+    processes = sandbox_processes(init_pid);
+  }
+
   std::optional<CallerIdentity> found;
-  for (pid_t pid : sandbox_processes(init_pid)) {
-    if (!holds_socket(pid, link)) continue;
-    auto chain = exe_chain(pid, init_pid);
+  for (pid_t pid : processes) {
+    if (pid == init) continue;  // the supervisor's own init, never a caller
+    if (!holds_socket(proc, pid, link)) continue;
+    auto chain = exe_chain(proc, pid, init, /*check_descent=*/sandbox_proc >= 0);
     if (!chain) return fail("the owner of the client socket could not be identified");
-    if (found && found->exe_chain != *chain) {
+    if (!chain->descends_from_init) continue;  // not a sandbox process
+    if (found && found->exe_chain != chain->exes) {
       return fail("the client socket is shared by processes of different binaries (" +
-                  found->exe_chain.front() + ", " + chain->front() + ")");
+                  found->exe_chain.front() + ", " + chain->exes.front() + ")");
     }
-    if (!found) found = CallerIdentity{pid, std::move(*chain)};
+    if (!found) found = CallerIdentity{pid, std::move(chain->exes)};
   }
   if (!found) return fail("no sandbox process owns the client socket");
   return *found;
+}
+
+Result<UniqueFd> open_sandbox_proc(int sandbox_root, pid_t init_pid) {
+  UniqueFd proc(::openat(sandbox_root, "proc", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!proc) return fail_errno("open the sandbox's /proc");
+  struct statfs fs {};
+  if (::fstatfs(proc.get(), &fs) != 0) return fail_errno("statfs the sandbox's /proc");
+  if (fs.f_type != PROC_SUPER_MAGIC) return fail("the sandbox's /proc is not a procfs");
+  // Its pid 1 must be in the init's PID namespace: then it is the init, and
+  // the procfs lists exactly that namespace (and any below it).
+  auto theirs = read_link("1/ns/pid", proc.get());
+  auto init = read_link("/proc/" + std::to_string(init_pid) + "/ns/pid");
+  if (!theirs || !init) return fail_errno("read the PID namespace of the sandbox's init");
+  if (*theirs != *init) return fail("the sandbox's /proc is not of the sandbox's PID namespace");
+  return proc;
 }
 
 }  // namespace openshell::egress

@@ -158,7 +158,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     record_.host = host;
 
     auto caller = identify_caller(host_.init_pid(), socket_address(peer_), socket_address(local_),
-                                  host_.diag_socket());
+                                  host_.diag_socket(), host_.sandbox_proc());
     if (!caller) return deny_policy("caller not identified: " + caller.error().message());
     caller_ = std::move(*caller);
     record_.pid = caller_.pid;

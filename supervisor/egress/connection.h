@@ -59,6 +59,7 @@ class ConnectionHost {
   virtual const Generation& generation() const = 0;
   virtual pid_t init_pid() const = 0;
   virtual int diag_socket() const = 0;  // -1: none
+  virtual int sandbox_proc() const = 0;  // the sandbox's procfs; -1: none
   virtual Resolver& resolver() = 0;
   virtual Audit& audit() = 0;
   virtual const SyntheticAddresses& synthetic() const = 0;

@@ -58,6 +58,7 @@ struct Egress::Impl final : ConnectionHost {
   const Generation& generation() const override { return current; }
   pid_t init_pid() const override { return settings.init_pid; }
   int diag_socket() const override { return diag.get(); }
+  int sandbox_proc() const override { return proc.get(); }
   Resolver& resolver() override { return *dns_resolver; }
   Audit& audit() override { return audit_log; }
   const SyntheticAddresses& synthetic() const override { return table; }
@@ -242,6 +243,7 @@ struct Egress::Impl final : ConnectionHost {
   uint64_t next_tunnel = 1;
   std::unique_ptr<PolicyWatch> watch;
   UniqueFd diag;
+  UniqueFd proc;
 };
 
 Egress::Egress(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -273,6 +275,17 @@ Result<std::unique_ptr<Egress>> Egress::start(asio::io_context& io, EgressSettin
     log::warn("sock_diag unavailable in the sandbox network: callers are found in "
               "/proc/<pid>/net/tcp (slower)",
               {{"cause", diag.error().message()}});
+  }
+  // Now, before any sandbox process runs (run.cc): the sandbox's /proc
+  // cannot have been replaced yet.
+  Result<UniqueFd> proc = fail("the sandbox's root directory is not open");
+  if (self.sandbox_root) proc = open_sandbox_proc(self.sandbox_root.get(), self.settings.init_pid);
+  if (proc) {
+    self.proc = std::move(*proc);
+  } else {
+    log::warn("the sandbox's procfs is unavailable: callers are found by walking the "
+              "sandbox init's descendants in /proc (slower)",
+              {{"cause", proc.error().message()}});
   }
   auto specs = proxy_and_dns_specs();
   for (auto& spec : self.capture_specs(self.current.rules.get())) specs.push_back(spec);

@@ -1,13 +1,22 @@
 #include "resolver.h"
 
 #include <ares.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <unistd.h>
 
-#include <boost/asio/post.hpp>
+#include <algorithm>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstring>
+#include <ctime>
+#include <limits>
 #include <map>
+#include <set>
+
+#include "answer_cache.h"
+#include "unique_fd.h"
 
 namespace openshell::egress {
 
@@ -24,6 +33,8 @@ struct Resolver::Impl {
   struct Request {
     Impl* impl;
     Callback callback;
+    std::string host;
+    HostsStamp asked_under;
   };
 
   explicit Impl(boost::asio::io_context& context) : io(context), timer(context) {}
@@ -100,6 +111,7 @@ struct Resolver::Impl {
       if (result != nullptr) ares_freeaddrinfo(result);
       return;
     }
+    Impl& self = *request->impl;
     Result<Addresses> out = Addresses{};
     if (status != ARES_SUCCESS) {
       out = fail(std::string("resolve: ") + ares_strerror(status));
@@ -118,19 +130,77 @@ struct Resolver::Impl {
         }
         out->push_back(address);
       }
-      if (out->empty()) out = fail("resolve: no addresses");
+      if (out->empty()) {
+        out = fail("resolve: no addresses");
+      } else {
+        self.remember(request->host, *out, answer_ttl(*result), request->asked_under);
+      }
     }
     if (result != nullptr) ares_freeaddrinfo(result);
     // Never inside ares_process_fd: the callback may start another lookup.
-    boost::asio::post(request->impl->io,
-                      [callback = std::move(request->callback), out = std::move(out)]() mutable {
-                        callback(std::move(out));
-                      });
+    boost::asio::post(self.io, [callback = std::move(request->callback),
+                                out = std::move(out)]() mutable { callback(std::move(out)); });
+  }
+
+  // The smallest TTL of the answer's records (addresses and CNAMEs); 0
+  // when any has none, as c-ares gives for the hosts file.
+  static int answer_ttl(const ares_addrinfo& result) {
+    int ttl = std::numeric_limits<int>::max();
+    for (auto* node = result.nodes; node != nullptr; node = node->ai_next) {
+      ttl = std::min(ttl, node->ai_ttl);
+    }
+    for (auto* cname = result.cnames; cname != nullptr; cname = cname->next) {
+      ttl = std::min(ttl, cname->ttl);
+    }
+    return std::max(ttl, 0);
+  }
+
+  // Whether c-ares took `addresses` for `host` from the hosts file: it
+  // reads the file first and the file gives that name exactly these
+  // addresses. Asked only when an answer has no TTL.
+  bool answered_from_hosts_file(const std::string& host, const Addresses& addresses) {
+    if (!hosts_first) return false;
+    std::string text;
+    {
+      UniqueFd fd(::open(hosts_path.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!fd) return false;
+      char buffer[16384];
+      ssize_t n;
+      while ((n = ::read(fd.get(), buffer, sizeof buffer)) > 0) {
+        text.append(buffer, static_cast<size_t>(n));
+        if (text.size() > (16u << 20)) return false;
+      }
+      if (n < 0) return false;
+    }
+    auto listed = hosts_file_addresses(text, host);
+    if (listed.empty()) return false;
+    auto key = [](const policy::net::IpAddress& a) { return std::pair(a.v6, a.bytes); };
+    std::set<std::pair<bool, std::array<uint8_t, 16>>> from_file, answered;
+    for (const auto& a : listed) from_file.insert(key(a));
+    for (const auto& a : addresses) answered.insert(key(a));
+    return from_file == answered;
+  }
+
+  void remember(const std::string& host, const Addresses& addresses, int ttl,
+                const HostsStamp& asked_under) {
+    HostsStamp now = stamp_hosts_file(hosts_path);
+    cache.observe_hosts(now);
+    auto keep = std::chrono::seconds(ttl);
+    // A record with TTL 0 must not be reused; the hosts file's answers have
+    // no TTL and hold until the file changes, once it is settled.
+    if (ttl == 0 && hosts_file_settled(now, ::time(nullptr)) &&
+        answered_from_hosts_file(host, addresses)) {
+      keep = AnswerCache::kMaxTtl;
+    }
+    cache.store(host, addresses, keep, AnswerCache::Clock::now(), asked_under);
   }
 
   boost::asio::io_context& io;
   boost::asio::steady_timer timer;
   ares_channel channel = nullptr;
+  AnswerCache cache;
+  std::string hosts_path = hosts_file_path();
+  bool hosts_first = false;  // c-ares' lookup order begins with the file
   std::map<int, std::unique_ptr<Watched>> sockets;
   bool destroying = false;
 };
@@ -147,16 +217,33 @@ Result<std::unique_ptr<Resolver>> Resolver::create(boost::asio::io_context& io) 
   options.sock_state_cb_data = impl.get();
   int status = ares_init_options(&impl->channel, &options, ARES_OPT_SOCK_STATE_CB);
   if (status != ARES_SUCCESS) return fail(std::string("c-ares init: ") + ares_strerror(status));
+  // The order c-ares found in nsswitch.conf, host.conf or svc.conf ("fb":
+  // the hosts file, then DNS).
+  ares_options saved{};
+  int saved_mask = 0;
+  if (ares_save_options(impl->channel, &saved, &saved_mask) == ARES_SUCCESS) {
+    impl->hosts_first = saved.lookups != nullptr && saved.lookups[0] == 'f';
+    ares_destroy_options(&saved);
+  }
   return std::unique_ptr<Resolver>(new Resolver(std::move(impl)));
 }
 
 void Resolver::resolve(const std::string& host, Callback callback) {
+  HostsStamp stamp = stamp_hosts_file(impl_->hosts_path);
+  impl_->cache.observe_hosts(stamp);
+  if (auto cached = impl_->cache.find(host, AnswerCache::Clock::now())) {
+    boost::asio::post(impl_->io, [callback = std::move(callback),
+                                  out = Result<Addresses>(std::move(*cached))]() mutable {
+      callback(std::move(out));
+    });
+    return;
+  }
   ares_addrinfo_hints hints{};
   hints.ai_family = AF_UNSPEC;
   // No sorting: it probes each address with a UDP connect; the proxy tries
   // them in the order the server gave.
   hints.ai_flags = ARES_AI_NOSORT;
-  auto* request = new Impl::Request{impl_.get(), std::move(callback)};
+  auto* request = new Impl::Request{impl_.get(), std::move(callback), host, stamp};
   ares_getaddrinfo(impl_->channel, host.c_str(), nullptr, &hints, &Impl::on_result, request);
   impl_->schedule_timeout();
 }

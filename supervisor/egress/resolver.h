@@ -3,9 +3,11 @@
 // glibc's NSS (getaddrinfo would dlopen modules that are not there), and a
 // blocking lookup would stall every session on the loop.
 //
-// Reads the pod's /etc/resolv.conf once (at creation) and /etc/hosts at
-// every lookup (c-ares' "fb" order: file, then DNS). Queries go out from
-// the supervisor's own network namespace, never the sandbox's.
+// Reads the pod's /etc/resolv.conf once (at creation) and /etc/hosts
+// (c-ares' "fb" order: file, then DNS) when it changed: answers are kept
+// for their TTL, the hosts file's until the file changes (answer_cache.h).
+// Queries go out from the supervisor's own network namespace, never the
+// sandbox's.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
