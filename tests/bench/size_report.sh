@@ -75,6 +75,11 @@ def owner(path):
     """The row an input file is charged to."""
     m = re.match(r"^(.*?)\((.*)\)$", path)
     archive = m.group(1) if m else path
+    # A system archive the build rewrites (meson.build: libcrypto without
+    # its unwind tables) is still that dependency.
+    rewritten = re.match(r"^lib(.*)-no-unwind\.a$", os.path.basename(archive))
+    if rewritten:
+        return "lib%s.a (no .eh_frame)" % rewritten.group(1), False
     if ".ltrans" in archive or archive.startswith(build) or not archive.startswith("/"):
         return "own code", True
     name = os.path.basename(archive)
