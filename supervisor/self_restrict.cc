@@ -38,8 +38,11 @@ Result<void> restrict_supervisor(const policy::SupervisorRestriction& restrictio
   uint64_t target = keep & held;
 
   // The bounding set first: dropping from it needs CAP_SETPCAP, which the
-  // capset below removes (capabilities(7)).
-  for (int cap = 0; cap <= last_capability(); ++cap) {
+  // capset below removes (capabilities(7)). The kernel's last capability
+  // is read once: in the loop's condition it cost an open, a read and a
+  // close per capability on the start-up path.
+  const int last = last_capability();
+  for (int cap = 0; cap <= last; ++cap) {
     if ((keep >> cap) & 1) continue;
     if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) {
       return fail_errno("PR_CAPBSET_DROP " + std::to_string(cap));

@@ -36,6 +36,17 @@ TEST(StaticBinary, HasNoInterpreterAndNoNeededLibraries) {
   }
 }
 
+// Issue 13's goal is 8 MiB stripped; until the cuts that reach it land, the
+// budget is today's size with a little room, so that a cut undone (such as
+// libcrypto's unwind tables coming back: +385 KB) fails here. Lower it as
+// cuts land. tests/bench/size_report.sh says where the bytes are.
+TEST(StaticBinary, StaysWithinItsSizeBudget) {
+  constexpr uintmax_t kBudget = 9'700'000;
+  uintmax_t size = std::filesystem::file_size(supervisor_binary());
+  EXPECT_LE(size, kBudget) << "stripped openshell-supervisor grew past its budget: "
+                           << size << " B (tests/bench/size_report.sh)";
+}
+
 TEST(StaticBinary, RunsInAnEmptyRootWithAStaticBusyboxAsTheMainProcess) {
   std::string root = make_temp_dir();
   ::chmod(root.c_str(), 0755);

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Where the supervisor's start-up time goes. Not a pass/fail test: it runs
+# the start-up of tests/bench/sandbox_bench.sh (every layer on, /bin/true)
+# under strace -f -ttt and cuts each run's timeline at syscalls that mark
+# the steps, then prints each step's median and minimum over the runs.
+#
+#   process start    execve of the supervisor -> open of the policy file
+#                    (static initialisers, flag and environment parsing)
+#   policy           policy open -> memfd_create("seccomp-bpf")
+#                    (load, validate, compile plans, libseccomp rules)
+#   seccomp export   memfd_create -> clone of the sandbox init
+#                    (libseccomp's BPF export through the memfd)
+#   mounts           clone -> pivot_root in the sandbox init
+#   id maps          pivot_root -> the init's receipt of the parent's answer
+#                    (unshare(CLONE_NEWUSER), a control round trip, the
+#                    parent writing uid_map and gid_map)
+#   landlock         -> landlock_restrict_self
+#   spawn request    -> the init's receipt of the SpawnRequest (a report
+#                    and a request, one more round trip)
+#   spawn child      -> execve("/bin/true") (fork, identity, capabilities,
+#                    no_new_privs, seccomp in the child)
+#   /bin/true        -> its exit
+#   tear-down        -> the supervisor's exit
+#
+# strace stops the tracee at every syscall, so the absolute figures are
+# inflated (more so for the steps made of many small syscalls: the
+# capability steps, the mounts); compare steps with each other and look at
+# the untraced total printed last, beside bubblewrap's.
+#
+# Usage: tests/bench/startup_profile.sh [BUILD_DIR]   (default: build; as root)
+# Environment: RUNS (traced runs, default 20).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+build=${1:-build}
+supervisor=$(realpath "$build/supervisor/openshell-supervisor")
+runs=${RUNS:-20}
+
+[ "$(id -u)" = 0 ] || { echo "startup_profile: needs root (namespaces)" >&2; exit 1; }
+for tool in strace bwrap python3; do
+  command -v "$tool" >/dev/null || { echo "startup_profile: $tool is missing" >&2; exit 1; }
+done
+
+work=$(mktemp -d /var/tmp/openshell-profile-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+chmod 0755 "$work"
+mkdir "$work/sandbox"
+chown 1000:1000 "$work/sandbox"
+cat >"$work/policy.yaml" <<EOF
+version: 1
+filesystem_policy:
+  include_workdir: true
+  read_only: [/usr, /proc, /dev/urandom, /etc]
+  read_write: [/tmp, /dev/null]
+landlock: {compatibility: hard_requirement}
+network: {mode: none}
+process: {run_as_user: "1000", run_as_group: "1000"}
+EOF
+
+echo "== machine"
+echo "kernel $(uname -r), $(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg); $(strace -V | head -n 1)"
+echo
+ours=(env -i OPENSHELL_WORKDIR="$work/sandbox" OPENSHELL_SSH_LISTEN=off "$supervisor" --policy "$work/policy.yaml" -- /bin/true)
+bwrap_cmd=(env -i bwrap --unshare-all --die-with-parent --cap-drop ALL --ro-bind / / --proc /proc --dev /dev /bin/true)
+echo "== $runs traced runs: strace -f -ttt -T ${ours[*]}"
+for i in $(seq "$runs"); do
+  strace -f -ttt -T -s 32 -o "$work/trace.$i" "${ours[@]}"
+done
+python3 - "$work" "$runs" "$supervisor" <<'EOF'
+import re, statistics, sys
+work, runs, supervisor = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+# (step, pattern of the syscall that ends it); searched in order, each after
+# the previous mark.
+marks = [
+    ("process start", r'openat\(AT_FDCWD, "[^"]*policy\.yaml"'),
+    ("policy", r'memfd_create\("seccomp-bpf"'),
+    ("seccomp export", r'clone\(.*CLONE_NEWPID'),
+    ("mounts", r'pivot_root\('),
+    ("id maps", r'(recvmsg\(3, |recvmsg resumed>)\{msg_name=NULL.*iov_base="\\32'),
+    ("landlock", r'landlock_restrict_self\('),
+    ("spawn request", r'(recvmsg\(3, |recvmsg resumed>)\{msg_name=NULL.*/bin/true'),
+    ("spawn child", r'execve\("/bin/true"'),
+    ("/bin/true", r'\+\+\+ exited with'),
+]
+steps = {name: [] for name, _ in marks + [("tear-down", None), ("total", None)]}
+counts = {name: [] for name, _ in marks}
+for i in range(1, runs + 1):
+    lines = open("%s/trace.%d" % (work, i), errors="replace").read().splitlines()
+    start = next(n for n, l in enumerate(lines) if 'execve("%s"' % supervisor in l)
+    t0 = prev = float(lines[start].split()[1])
+    at = start
+    ok = True
+    for name, pattern in marks:
+        found = None
+        for n in range(at + 1, len(lines)):
+            # An interrupted call's timestamp is its start; "resumed" lines
+            # carry the end. Either marks the step closely enough.
+            if re.search(pattern, lines[n]):
+                found = n
+                break
+        if found is None:
+            ok = False
+            break
+        t = float(lines[found].split()[1])
+        steps[name].append((t - prev) * 1000)
+        counts[name].append(found - at)
+        prev, at = t, found
+    if not ok:
+        print("run %d: a mark was not found; skipped" % i)
+        continue
+    end = float(lines[-1].split()[1])
+    steps["tear-down"].append((end - prev) * 1000)
+    steps["total"].append((end - t0) * 1000)
+print("%-16s %10s %10s %10s" % ("step", "median ms", "min ms", "syscalls"))
+for name, values in steps.items():
+    if not values:
+        continue
+    c = ("%10d" % statistics.median(counts[name])) if counts.get(name) else ""
+    if name == "total":
+        print("-" * 50)
+    print("%-16s %10.2f %10.2f %s" % (name, statistics.median(values), min(values), c))
+EOF
+echo
+echo "== untraced, alternating, $((runs * 2)) rounds each"
+python3 - "$((runs * 2))" "${ours[*]}" "${bwrap_cmd[*]}" <<'EOF'
+import statistics, subprocess, sys, time
+runs, commands = int(sys.argv[1]), {"supervisor": sys.argv[2].split(), "bwrap": sys.argv[3].split()}
+times = {name: [] for name in commands}
+for i in range(runs + 5):
+    for name, argv in commands.items():
+        start = time.perf_counter_ns()
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+        if i >= 5:
+            times[name].append((time.perf_counter_ns() - start) / 1e6)
+for name, t in times.items():
+    print("  %-10s median %6.2f ms  min %6.2f ms" % (name, statistics.median(t), min(t)))
+print("start-up: ratio %.2fx bwrap (medians)"
+      % (statistics.median(times["supervisor"]) / statistics.median(times["bwrap"])))
+EOF
