@@ -31,6 +31,8 @@ mutants=(
   "check-always-exits-0|supervisor/check.cc|return ok ? 0 : 1;|return ok ? 0 : 0;|gtest tests/escape/escape-tests *Check*;gtest tests/escape/view-tests View.Check*;gtest tests/hardening-tests SelfRestriction.CheckReportsIt"
   "seccomp-loads-allow-all|supervisor/seccomp.cc|return ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fprog, 0, 0) == 0;|static sock_filter allow[] = {{0x06, 0, 0, 0x7fff0000U}}; sock_fprog all{1, allow}; (void)fprog; return ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &all, 0, 0) == 0;|gtest tests/escape/escape-tests Escape.*Denied*:Seccomp/Discriminates.*"
   "preauth-limit-never-enforced|ssh-bridge/bridge.cc|  unauthenticated.push_back(id);|  (void)0;|py ssh/bridge_test.py Refusals;py ssh/fairness_test.py"
+  "preauth-per-source-limit-never-enforced|ssh-bridge/bridge.cc|while (per_source[source] >= config.max_unauthenticated_per_source) {|while (false) {|py ssh/fairness_test.py"
+  "preauth-total-limit-never-enforced|ssh-bridge/bridge.cc|while (unauthenticated.size() >= config.max_unauthenticated) {|while (false) {|py ssh/fairness_test.py;py ssh/bridge_test.py Refusals"
   "view-failure-exits-as-sandbox|supervisor/run.cc|is_setup_failure(sandbox.error()) ? Stage::sandbox_setup : Stage::sandbox|Stage::sandbox|gtest tests/integration-tests Startup.*"
   "spawn-setup-failure-exits-as-sandbox|supervisor/run.cc|  return Stage::sandbox_setup;|  return Stage::sandbox;|gtest tests/integration-tests Startup.*"
   "self-restriction-failure-exits-as-sandbox|supervisor/run.cc|die_at(Stage::event_loop, restricted|die_at(Stage::sandbox, restricted|gtest tests/integration-tests Startup.*"
@@ -180,7 +182,11 @@ for entry in "${chosen[@]}"; do
   elif failed=$(run_tests "$command"); then
     results+=("$name|SURVIVED")
   else
-    results+=("$name|killed by: $(echo ${failed:-the run itself (no test listed; see the log)})")
+    # The first three failed tests name the kill; the rest are counted.
+    read -ra names <<<"$(echo $failed)"
+    killers="${names[*]:0:3}"
+    ((${#names[@]} <= 3)) || killers+=" (+$((${#names[@]} - 3)) more)"
+    results+=("$name|killed by: ${killers:-the run itself (no test listed; see the log)}")
   fi
   echo "mutants: $name: ${results[-1]#*|}" >&2
   keep_log "$name"
