@@ -9,7 +9,9 @@
 # Not part of CI: it rebuilds the supervisor once per mutant and is slow on
 # a small machine, so each mutant runs only the tests aimed at it. Run as
 # root (the suites build real sandboxes). The scratch copy lives under
-# /var/tmp (mktemp) and is removed at the end; the real tree is untouched.
+# /var/tmp (mktemp) and is removed at the end, unless MUTANTS_SCRATCH names
+# a directory to keep it in; the real tree is untouched. MUTANTS_LOG_DIR=DIR
+# keeps each run's test output there (DIR/NAME.log, DIR/baseline-NAME.log).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 [ "$(id -u)" = 0 ] || { echo "mutants: needs root" >&2; exit 1; }
@@ -17,16 +19,20 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 baseline=1
 if [ "${1:-}" = "--no-baseline" ]; then baseline=0; shift; fi
 
-# name | file | exact text | replacement | test command (run in the build dir)
+# name | file | exact text | replacement | test commands (run in the build dir)
+# A mutant may name several test commands, separated by ";": each suite that
+# should notice it runs (and only those), and it is killed when any fails.
 # Test commands name their binaries relative to the build directory; $PY is
 # Debian's python3, $SUP the supervisor.
 mutants=(
   "pid1-reap-only-init|supervisor/pid1.cc|pid_t pid = ::waitpid(-1, &status, WNOHANG);|pid_t pid = ::waitpid(sandbox_.init_pid(), &status, WNOHANG);|gtest tests/integration-tests Reaping.*"
   "sandbox-kill-noop|supervisor/sandbox.cc|if (alive_) ::kill(init_pid_, SIGKILL);|(void)init_pid_;|gtest tests/integration-tests Teardown.*:Signals.*"
   "last-attacher-takes-writer-seat|supervisor/main_process.cc|if (want_input && writer_ == nullptr) writer_ = client.get();|if (want_input) writer_ = client.get();|py integration/sandbox_ssh_test.py MainProcessAttach"
-  "check-always-exits-0|supervisor/check.cc|return ok ? 0 : 1;|return ok ? 0 : 0;|gtest tests/escape/escape-tests *Check*"
+  "check-always-exits-0|supervisor/check.cc|return ok ? 0 : 1;|return ok ? 0 : 0;|gtest tests/escape/escape-tests *Check*;gtest tests/escape/view-tests View.Check*;gtest tests/hardening-tests SelfRestriction.CheckReportsIt"
   "seccomp-loads-allow-all|supervisor/seccomp.cc|return ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fprog, 0, 0) == 0;|static sock_filter allow[] = {{0x06, 0, 0, 0x7fff0000U}}; sock_fprog all{1, allow}; (void)fprog; return ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &all, 0, 0) == 0;|gtest tests/escape/escape-tests Escape.*Denied*:Seccomp/Discriminates.*"
-  "preauth-limit-never-enforced|ssh-bridge/bridge.cc|while (!unauthenticated.empty() && unauthenticated.size() >= config.max_unauthenticated) {|while (false) {|py ssh/bridge_test.py Refusals"
+  "preauth-limit-never-enforced|ssh-bridge/bridge.cc|  unauthenticated.push_back(id);|  (void)0;|py ssh/bridge_test.py Refusals;py ssh/fairness_test.py"
+  "preauth-per-source-limit-never-enforced|ssh-bridge/bridge.cc|while (per_source[source] >= config.max_unauthenticated_per_source) {|while (false) {|py ssh/fairness_test.py"
+  "preauth-total-limit-never-enforced|ssh-bridge/bridge.cc|while (unauthenticated.size() >= config.max_unauthenticated) {|while (false) {|py ssh/fairness_test.py;py ssh/bridge_test.py Refusals"
   "view-failure-exits-as-sandbox|supervisor/run.cc|is_setup_failure(sandbox.error()) ? Stage::sandbox_setup : Stage::sandbox|Stage::sandbox|gtest tests/integration-tests Startup.*"
   "spawn-setup-failure-exits-as-sandbox|supervisor/run.cc|  return Stage::sandbox_setup;|  return Stage::sandbox;|gtest tests/integration-tests Startup.*"
   "self-restriction-failure-exits-as-sandbox|supervisor/run.cc|die_at(Stage::event_loop, restricted|die_at(Stage::sandbox, restricted|gtest tests/integration-tests Startup.*"
@@ -34,26 +40,40 @@ mutants=(
   "ssh-fd-shared-with-libssh|ssh-bridge/connection.cc|int libssh_fd = ::fcntl(socket_.native_handle(), F_DUPFD_CLOEXEC, 0);|int libssh_fd = socket_.native_handle();|handshakes"
 )
 
-scratch=$(mktemp -d /var/tmp/openshell-mutants-XXXXXX)
-trap 'rm -rf "$scratch"' EXIT
+# MUTANTS_SCRATCH=DIR keeps the scratch tree and its build there between
+# runs: only files whose content changed are copied again, so a second run
+# rebuilds what changed instead of everything.
+if [ -n "${MUTANTS_SCRATCH:-}" ]; then
+  scratch=$MUTANTS_SCRATCH
+  mkdir -p "$scratch"
+else
+  scratch=$(mktemp -d /var/tmp/openshell-mutants-XXXXXX)
+  trap 'rm -rf "$scratch"' EXIT
+fi
 tree=$scratch/tree
 mkdir -p "$tree"
 # The files a checkout has (tracked and new), not .git nor build output: the
-# copy is also a check that the suites need no git work tree.
+# copy is also a check that the suites need no git work tree. A file already
+# there with the same content keeps its time stamp (no rebuild).
 (cd "$src" && git ls-files -co --exclude-standard -z 2>/dev/null || find . -path ./build -prune -o -type f -print0) |
-  (cd "$src" && xargs -0 cp --parents -t "$tree")
+  while IFS= read -r -d '' f; do
+    [ -f "$src/$f" ] || continue
+    cmp -s "$src/$f" "$tree/$f" 2>/dev/null && continue
+    mkdir -p "$tree/$(dirname "$f")" && cp "$src/$f" "$tree/$f"
+  done
 echo "mutants: scratch tree $tree" >&2
-(cd "$tree" && meson setup build >/dev/null)
+[ -f "$tree/build/build.ninja" ] || (cd "$tree" && meson setup build >/dev/null)
 build=$tree/build
-targets=(supervisor/openshell-supervisor tests/integration-tests tests/ssh/ssh-test-server
-         tests/escape/escape-tests tests/escape/view-tests tests/escape/probe)
+targets=(supervisor/openshell-supervisor tests/integration-tests tests/hardening-tests
+         tests/ssh/ssh-test-server tests/escape/escape-tests tests/escape/view-tests
+         tests/escape/probe)
 
 PY=/usr/bin/python3
 SUP=$build/supervisor/openshell-supervisor
 
 # Runs one test command; prints the names of the failed tests (nothing if
 # all passed) and returns non-zero when any failed.
-run_tests() {
+run_one() {
   local kind=$1 what=$2 filter=${3:-} log=$scratch/last.log
   local env=(SUPERVISOR_BINARY="$SUP" ESCAPE_PROBE="$build/tests/escape/probe"
              OPENSHELL_TESTS_MUST_WORK=1)
@@ -64,17 +84,39 @@ run_tests() {
         sed -E 's/^\[  FAILED  \] ([^ ,]+).*/\1/' | sort -u
       grep -q '^\[  PASSED  \]' "$log" && ! grep -q '^\[  FAILED  \]' "$log" ;;
     py)
+      # The bridge's tests drive the test server; the others the supervisor.
       local server=$SUP
-      [ "$what" = ssh/bridge_test.py ] && server=$build/tests/ssh/ssh-test-server
+      [[ $what == ssh/* ]] && server=$build/tests/ssh/ssh-test-server
       env "${env[@]}" timeout 900 $PY -W ignore "$tree/tests/$what" "$server" $filter >"$log" 2>&1 || true
-      grep -E '^not ok ' "$log" | sed -E 's/^not ok [0-9]+ - __main__\.//' | sort -u
-      grep -q '^1\.\.' "$log" && ! grep -q '^not ok ' "$log" ;;
+      if grep -q '^1\.\.' "$log"; then  # TAP (tests/support/unittest_tap.py)
+        grep -E '^not ok ' "$log" | sed -E 's/^not ok [0-9]+ - __main__\.//' | sort -u
+        ! grep -q '^not ok ' "$log"
+      else  # unittest's own runner
+        grep -E '^(FAIL|ERROR): ' "$log" | sed -E 's/^[A-Z]+: [^ ]+ \(__main__\.([^)]+)\).*/\1/' | sort -u
+        grep -qE '^OK( |$)' "$log"
+      fi ;;
     handshakes)
       env "${env[@]}" OPENSHELL_HANDSHAKE_ROUNDS=100 timeout 900 $PY -W ignore \
         "$tree/tests/ssh/bridge_test.py" "$build/tests/ssh/ssh-test-server" Handshakes >"$log" 2>&1 || true
       grep -E '^not ok ' "$log" | sed -E 's/^not ok [0-9]+ - __main__\.//' | sort -u
       grep -q '^1\.\.' "$log" && ! grep -q '^not ok ' "$log" ;;
   esac
+  local status=$?
+  cat "$log" >>"$scratch/run.log"
+  return $status
+}
+
+# Runs every test command of a mutant (";"-separated); prints the failed
+# tests of all of them and returns non-zero when any failed.
+run_tests() {
+  local commands=$1 command kind what filter status=0 failed
+  IFS=';' read -ra list <<<"$commands"
+  for command in "${list[@]}"; do
+    read -r kind what filter <<<"$command"
+    echo "mutants:   $command" >&2
+    failed=$(run_one "$kind" "$what" "$filter") || { status=1; echo "${failed:-$what (no test listed)}"; }
+  done
+  return $status
 }
 
 apply() {  # file old new: exact, single replacement, or fail
@@ -89,34 +131,70 @@ EOF
 }
 
 selected=("$@")
-results=()
+chosen=()
 for entry in "${mutants[@]}"; do
-  IFS='|' read -r name file old new command <<<"$entry"
+  name=${entry%%|*}
   if ((${#selected[@]})) && [[ " ${selected[*]} " != *" $name "* ]]; then continue; fi
-  read -r kind what filter <<<"$command"
-  if ((baseline)); then
-    echo "mutants: baseline for $name: $command" >&2
-    ninja -C "$build" "${targets[@]}" >"$scratch/build.log" 2>&1 || { cat "$scratch/build.log" >&2; exit 1; }
-    if ! failed=$(run_tests "$kind" "$what" "$filter"); then
-      results+=("$name|BASELINE FAILS: $(echo $failed)")
-      continue
+  chosen+=("$entry")
+done
+((${#chosen[@]})) || { echo "mutants: no mutant named ${selected[*]}" >&2; exit 2; }
+
+# Every run's output, kept after the scratch tree is gone when asked to.
+keep_log() {
+  [ -n "${MUTANTS_LOG_DIR:-}" ] || return 0
+  mkdir -p "$MUTANTS_LOG_DIR"
+  mv "$scratch/run.log" "$MUTANTS_LOG_DIR/$1.log" 2>/dev/null || true
+}
+
+# The baseline: the real code passes every test command that is to judge a
+# mutant (each distinct command once, before anything is mutated). A mutant
+# whose tests fail unmutated proves nothing and is not run.
+declare -A baseline_failed=()
+if ((baseline)); then
+  ninja -C "$build" "${targets[@]}" >"$scratch/build.log" 2>&1 || { cat "$scratch/build.log" >&2; exit 1; }
+  for entry in "${chosen[@]}"; do
+    IFS='|' read -r name file old new command <<<"$entry"
+    [ -z "${baseline_failed[$command]+x}" ] || continue
+    echo "mutants: baseline: $command" >&2
+    if failed=$(run_tests "$command"); then
+      baseline_failed[$command]=""
+    else
+      baseline_failed[$command]="$(echo $failed)"
+      echo "mutants: baseline FAILS: $(echo $failed)" >&2
     fi
+    keep_log "baseline-$name"
+  done
+fi
+
+results=()
+for entry in "${chosen[@]}"; do
+  IFS='|' read -r name file old new command <<<"$entry"
+  if ((baseline)) && [ -n "${baseline_failed[$command]}" ]; then
+    results+=("$name|BASELINE FAILS: ${baseline_failed[$command]}")
+    continue
   fi
   cp "$tree/$file" "$scratch/original"
   apply "$file" "$old" "$new"
   echo "mutants: $name ($file), running: $command" >&2
   if ! ninja -C "$build" "${targets[@]}" >"$scratch/build.log" 2>&1; then
     results+=("$name|does not build (see the mutant)")
-  elif failed=$(run_tests "$kind" "$what" "$filter"); then
+    cat "$scratch/build.log" >&2
+  elif failed=$(run_tests "$command"); then
     results+=("$name|SURVIVED")
   else
-    results+=("$name|killed by: $(echo ${failed:-the run itself (no test listed; see the log)})")
+    # The first three failed tests name the kill; the rest are counted.
+    read -ra names <<<"$(echo $failed)"
+    killers="${names[*]:0:3}"
+    ((${#names[@]} <= 3)) || killers+=" (+$((${#names[@]} - 3)) more)"
+    results+=("$name|killed by: ${killers:-the run itself (no test listed; see the log)}")
   fi
+  echo "mutants: $name: ${results[-1]#*|}" >&2
+  keep_log "$name"
   cp "$scratch/original" "$tree/$file"
 done
 
-printf '\n%-34s %s\n' "MUTANT" "RESULT"
+printf '\n%-42s %s\n' "MUTANT" "RESULT"
 for r in "${results[@]}"; do
-  printf '%-34s %s\n' "${r%%|*}" "${r#*|}"
+  printf '%-42s %s\n' "${r%%|*}" "${r#*|}"
 done
-[[ "${results[*]}" != *SURVIVED* && "${results[*]}" != *BASELINE* ]]
+[[ "${results[*]}" != *SURVIVED* && "${results[*]}" != *BASELINE* && "${results[*]}" != *"does not build"* ]]

@@ -104,6 +104,34 @@ class PreAuthentication(unittest.TestCase):
             for h in held:
                 h.close()
 
+    def test_the_limit_in_all_holds_when_no_source_reaches_its_own(self):
+        # Four sources of four connections each fill a limit of 16 while none
+        # reaches the per-source limit (8). The next connection, from a fifth
+        # source, gets its room from the oldest connection of a source that
+        # holds more than one: the number waiting never passes the limit.
+        s = bridge_test.Server("--max-unauthenticated", "16")
+        held = []
+        try:
+            for source in ("127.0.0.4", "127.0.0.5", "127.0.0.6", "127.0.0.7"):
+                for _ in range(4):
+                    held.append(raw_connection(s.port, source))
+            # Each of the 16 is admitted (its banner answered) before the
+            # gateway connects.
+            for c in held:
+                self.assertTrue(c.recv(64).startswith(b"SSH-2.0-"))
+            r = s.ssh("-b", GATEWAY, bridge_test.H, "true")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            log = s.log_text()
+            dropped = re.findall(r'"event":"connection_dropped".*"detail":"([^"]*)"', log)
+            self.assertIn("unauthenticated connection limit", dropped,
+                          "the 17th unauthenticated connection was let in without making room")
+            self.assertNotIn("unauthenticated connection limit per source", dropped)
+            self.assertNotIn('"event":"connection_refused"', log)
+        finally:
+            for h in held:
+                h.close()
+            s.stop()
+
     def test_none_requests_count_against_the_try_limit(self):
         t = keyed_connection(self.server.port, source="127.0.0.1")
         refused = 0
