@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The size report. Not a pass/fail test: it prints where the bytes of the
 # stripped openshell-supervisor come from, per dependency, beside the goal
-# of issue 13 (stripped size <= 8 MiB, with c-ares and Beast in).
+# of 8 MiB stripped (with c-ares and Beast in).
 #
 # The build's own link command (from ninja) is run again into a scratch
 # directory with -Wl,-Map added; the build's binary is not touched. Every

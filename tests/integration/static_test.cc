@@ -36,7 +36,7 @@ TEST(StaticBinary, HasNoInterpreterAndNoNeededLibraries) {
   }
 }
 
-// Issue 13's goal is 8 MiB stripped; until the cuts that reach it land, the
+// The goal is 8 MiB stripped; until the cuts that reach it land, the
 // budget is today's size with a little room, so that a cut undone (such as
 // libcrypto's unwind tables coming back: +385 KB) fails here. Lower it as
 // cuts land. tests/bench/size_report.sh says where the bytes are.
