@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Configures (once) and builds the project in ./build and the libFuzzer
-# harnesses in ./build-fuzz; with OPENSHELL_SANITIZER_LANE=1 also the same
-# project with ASan and UBSan in ./build-asan (dynamic: the sanitizer
-# runtimes do not link statically).
+# harnesses in ./build-fuzz (clang; OPENSHELL_FUZZ_LANE=0 skips them); with
+# OPENSHELL_SANITIZER_LANE=1 also the same project with ASan and UBSan in
+# ./build-asan (dynamic: the sanitizer runtimes do not link statically).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -f build/build.ninja ]; then
@@ -11,10 +11,15 @@ fi
 ninja -C build
 if [ "${OPENSHELL_SANITIZER_LANE:-0}" = 1 ]; then
   if [ ! -f build-asan/build.ninja ]; then
+    # The sanitizers' instrumentation makes gcc 12 report a false "may be
+    # used uninitialized" inside Boost.Beast's parser (proxy_request.cc);
+    # the release build stays the warning gate.
     meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false \
-      -Dstatic_binary=false -Dbuildtype=debugoptimized >/dev/null
+      -Dstatic_binary=false -Dbuildtype=debugoptimized \
+      -Dcpp_args=-Wno-error=maybe-uninitialized >/dev/null
   fi
   ninja -C build-asan
 fi
-# The clang fuzz lane: OPENSHELL_FUZZ_LANE=1 (the gcc build replays the corpora).
-if [ "${OPENSHELL_FUZZ_LANE:-0}" = 1 ]; then tests/fuzz/build.sh; fi
+# The clang fuzz lane, on unless OPENSHELL_FUZZ_LANE=0 (the gcc build
+# replays the corpora either way).
+if [ "${OPENSHELL_FUZZ_LANE:-1}" != 0 ]; then tests/fuzz/build.sh; fi
