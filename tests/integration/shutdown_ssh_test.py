@@ -122,6 +122,37 @@ def children(pid):
         return [int(p) for p in f.read().split()]
 
 
+def processes_running(command):
+    """Pids of the processes whose command line is `SHELL -c COMMAND`."""
+    wanted = b"\0-c\0" + command.encode() + b"\0"
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open("/proc/%s/cmdline" % name, "rb") as f:
+                    if f.read().endswith(wanted):
+                        found.append(int(name))
+            except OSError:
+                pass
+    return found
+
+
+def parent_of(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except OSError:  # gone meanwhile
+        return None
+
+
+def wait_until(condition, what, seconds=20):
+    deadline = time.time() + seconds
+    while not condition():
+        if time.time() > deadline:
+            raise AssertionError("no %s within %d s" % (what, seconds))
+        time.sleep(0.05)
+
+
 class Flush(unittest.TestCase):
     def test_output_queued_behind_a_stalled_client_is_written_before_disconnecting(self):
         # Small socket buffers (this namespace's own TCP settings) and a
@@ -135,23 +166,29 @@ class Flush(unittest.TestCase):
             for name in ("tcp_rmem", "tcp_wmem"):
                 with open("/proc/sys/net/ipv4/" + name, "w") as f:
                     f.write("4096 4096 4096")
+            # The main process ends only once the test releases it: after
+            # the session's process is gone, so its exit status is known.
             sup = sandbox_ssh_test.Supervisor(
-                main=("/bin/sh", "-c", "trap 'sleep 1; exit 0' TERM; sleep 600 & wait; wait"),
+                main=("/bin/sh", "-c", "trap 'while [ ! -e released ]; do sleep 0.05; done; "
+                      "exit 0' TERM; sleep 600 & wait; wait"),
                 env={"OPENSHELL_SHUTDOWN_GRACE_SECS": "30"}).wait_listening()
             try:
-                client = subprocess.Popen(
-                    ["ssh", *sup.options(), "gateway@127.0.0.1",
-                     "trap 'head -c %d /dev/zero; exit 3' TERM; echo ready; "
-                     "while :; do sleep 0.1; done" % size],
-                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                script = ("trap 'head -c %d /dev/zero; exit 3' TERM; echo ready; "
+                          "while :; do sleep 0.1; done" % size)
+                client = subprocess.Popen(["ssh", *sup.options(), "gateway@127.0.0.1", script],
+                                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
                 assert client.stdout.readline() == b"ready\n"
+                # A child forked by the shell has its command line until it
+                # execs: the session's shell is the one whose parent is not.
+                found = processes_running(script)
+                session = [p for p in found if parent_of(p) not in found]
+                assert len(session) == 1, found
                 os.kill(client.pid, signal.SIGSTOP)
                 sup.signal(signal.SIGTERM)
-                deadline = time.time() + 20
-                while "main process exited" not in sup.read_log() and time.time() < deadline:
-                    time.sleep(0.05)
-                assert "main process exited" in sup.read_log(), sup.read_log()
-                # The loop has stopped; the bridge is writing what is queued.
+                wait_until(lambda: not os.path.exists("/proc/%d" % session[0]), "session exit")
+                open(os.path.join(sup.workdir, "released"), "w").close()
+                wait_until(lambda: "main process exited" in sup.read_log(), "main exit")
+                # The loop stops now; the bridge writes what the session left.
                 os.kill(client.pid, signal.SIGCONT)
                 out, _ = client.communicate(timeout=30)
                 return len(out), client.returncode
