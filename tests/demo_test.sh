@@ -7,8 +7,9 @@
 #
 #   tests/demo_test.sh SUPERVISOR
 #
-# Runs in a private mount namespace with an empty /etc/openshell, so that a
-# policy on the machine cannot change what the built-in default gives.
+# Runs in a private mount namespace where the machine's /etc/openshell (if
+# any) is empty, so that a policy there cannot change what the built-in
+# default gives.
 set -euo pipefail
 supervisor=$(realpath "${1:?usage: demo_test.sh SUPERVISOR}")
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,8 +23,8 @@ if [ "${OPENSHELL_DEMO_TEST_ISOLATED:-}" != 1 ]; then
   export OPENSHELL_DEMO_TEST_ISOLATED=1
   exec unshare --mount --propagation private "$0" "$@"
 fi
-mkdir -p /etc/openshell
-mount -t tmpfs -o mode=0755 tmpfs /etc/openshell
+# Hidden only where it exists: a mkdir here would leave it on the machine.
+if [ -d /etc/openshell ]; then mount -t tmpfs -o mode=0755 tmpfs /etc/openshell; fi
 
 scratch=$(mktemp -d /var/tmp/openshell-demo-test-XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
