@@ -24,8 +24,8 @@
 #
 # strace stops the tracee at every syscall, so the absolute figures are
 # inflated (more so for the steps made of many small syscalls: the
-# capability steps, the mounts); compare steps with each other and look at
-# the untraced total printed last, beside bubblewrap's.
+# capability steps, the mounts); compare steps with each other. The
+# untraced start-up beside bubblewrap's is tests/bench/sandbox_bench.sh.
 #
 # Usage: tests/bench/startup_profile.sh [BUILD_DIR]   (default: build; as root)
 # Environment: RUNS (traced runs, default 20).
@@ -60,7 +60,6 @@ echo "== machine"
 echo "kernel $(uname -r), $(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg); $(strace -V | head -n 1)"
 echo
 ours=(env -i OPENSHELL_WORKDIR="$work/sandbox" OPENSHELL_SSH_LISTEN=off "$supervisor" --policy "$work/policy.yaml" -- /bin/true)
-bwrap_cmd=(env -i bwrap --unshare-all --die-with-parent --cap-drop ALL --ro-bind / / --proc /proc --dev /dev /bin/true)
 echo "== $runs traced runs: strace -f -ttt -T ${ours[*]}"
 for i in $(seq "$runs"); do
   strace -f -ttt -T -s 32 -o "$work/trace.$i" "${ours[@]}"
@@ -120,19 +119,4 @@ for name, values in steps.items():
     print("%-16s %10.2f %10.2f %s" % (name, statistics.median(values), min(values), c))
 EOF
 echo
-echo "== untraced, alternating, $((runs * 2)) rounds each"
-python3 - "$((runs * 2))" "${ours[*]}" "${bwrap_cmd[*]}" <<'EOF'
-import statistics, subprocess, sys, time
-runs, commands = int(sys.argv[1]), {"supervisor": sys.argv[2].split(), "bwrap": sys.argv[3].split()}
-times = {name: [] for name in commands}
-for i in range(runs + 5):
-    for name, argv in commands.items():
-        start = time.perf_counter_ns()
-        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
-        if i >= 5:
-            times[name].append((time.perf_counter_ns() - start) / 1e6)
-for name, t in times.items():
-    print("  %-10s median %6.2f ms  min %6.2f ms" % (name, statistics.median(t), min(t)))
-print("start-up: ratio %.2fx bwrap (medians)"
-      % (statistics.median(times["supervisor"]) / statistics.median(times["bwrap"])))
-EOF
+echo "untraced, beside bubblewrap: tests/bench/sandbox_bench.sh $build"
