@@ -33,9 +33,16 @@ done
 [ -n "$tag" ] || { echo "image/build.sh: -t TAG is required" >&2; exit 2; }
 
 version=$(tr -d ' \n' < "$root/VERSION")
-revision=$(git -C "$root" rev-parse HEAD)
-[ -z "$(git -C "$root" status --porcelain --untracked-files=no)" ] || revision="$revision-dirty"
-: "${SOURCE_DATE_EPOCH:=$(git -C "$root" log -1 --format=%ct)}"
+if [ "$(git -C "$root" rev-parse --show-toplevel 2>/dev/null)" = "$root" ]; then
+    revision=$(git -C "$root" rev-parse HEAD)
+    [ -z "$(git -C "$root" status --porcelain --untracked-files=no)" ] || revision="$revision-dirty"
+    : "${SOURCE_DATE_EPOCH:=$(git -C "$root" log -1 --format=%ct)}"
+else
+    # A source tarball: no commit to name, and its files' times stand in
+    # for the commit's (SOURCE_DATE_EPOCH, when set, wins).
+    revision=unknown
+    : "${SOURCE_DATE_EPOCH:=$(stat -c %Y "$root/VERSION")}"
+fi
 export SOURCE_DATE_EPOCH
 created=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)
 

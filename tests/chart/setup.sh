@@ -8,7 +8,7 @@
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(git -C "$here" rev-parse --show-toplevel)
+root=$(cd "$here/../.." && pwd)  # no git needed: a source tarball runs it too
 tools="$root/.tools/kubectl-v35"
 
 need=""
