@@ -36,7 +36,7 @@ supervisor=$(realpath "$build/supervisor/openshell-supervisor")
 runs=${RUNS:-20}
 
 [ "$(id -u)" = 0 ] || { echo "startup_profile: needs root (namespaces)" >&2; exit 1; }
-for tool in strace bwrap python3; do
+for tool in strace python3; do
   command -v "$tool" >/dev/null || { echo "startup_profile: $tool is missing" >&2; exit 1; }
 done
 
