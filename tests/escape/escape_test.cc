@@ -1199,6 +1199,21 @@ std::set<pid_t> processes_with(const std::string& token) {
   return out;
 }
 
+// "comm start-time" of a process from /proc/<pid>/stat; empty once it is
+// gone.
+std::string identity_of(pid_t pid) {
+  std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+  auto open = stat.find('(');
+  auto close = stat.rfind(')');
+  if (open == std::string::npos || close == std::string::npos) return "";
+  std::istringstream rest(stat.substr(close + 2));
+  std::string field;
+  // Fields 3 to 22 follow the command name; the start time is field 22.
+  for (int i = 3; i <= 22 && rest >> field; ++i) {
+  }
+  return stat.substr(open + 1, close - open - 1) + " " + field;
+}
+
 // When the main process exits, the supervisor kills the sandbox init, and
 // the kernel kills every process of its PID namespace (pid_namespaces(7)),
 // even ones that left the main process's session and process group. The
@@ -1214,19 +1229,28 @@ TEST_F(Works, NoProcessOfTheSandboxSurvivesTheMainProcess) {
   options.new_pid_namespace = false;
   Running supervisor(options);
   ASSERT_TRUE(supervisor.read_until("ready", 20s));
-  // Give the detached sleep its moment to exec.
-  for (int i = 0; i < 100 && processes_with(token).size() < 3; ++i) ::usleep(20'000);
-  auto sandbox = descendants(supervisor.pid());
-  EXPECT_EQ(processes_with(token).size(), 3u);
-  EXPECT_GE(sandbox.size(), 5u) << "init, shell, three sleeps";
+  // Give the detached sleep its moment to exec (a loaded machine can take
+  // seconds).
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (processes_with(token).size() < 3 && std::chrono::steady_clock::now() < deadline) {
+    ::usleep(20'000);
+  }
+  // Each process with its start time: a pid the kernel hands out again
+  // later is another process, not a survivor.
+  std::map<pid_t, std::string> sandbox;
+  for (pid_t pid : descendants(supervisor.pid())) sandbox[pid] = identity_of(pid);
+  ASSERT_EQ(processes_with(token).size(), 3u);
+  EXPECT_GE(std::ranges::count_if(sandbox, [](const auto& p) { return !p.second.empty(); }), 5)
+      << "init, shell, three sleeps";
 
   write_file(world.workdir + "/go", "");
   auto result = supervisor.wait(20s);
   std::filesystem::remove(world.workdir + "/go");
   EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_TRUE(processes_with(token).empty());
-  for (pid_t pid : sandbox) {
-    EXPECT_FALSE(std::filesystem::exists("/proc/" + std::to_string(pid))) << "pid " << pid;
+  for (const auto& [pid, identity] : sandbox) {
+    if (identity.empty()) continue;  // ended before it was read
+    EXPECT_NE(identity_of(pid), identity) << "survived: pid " << pid << " " << identity;
   }
 }
 
