@@ -1186,32 +1186,34 @@ TEST_F(Works, NetworkModeNoneHasOnlyLoopbackUpAndNoRouteOut) {
 
 // --- Teardown, check ------------------------------------------------------------
 
-// pid of every process whose command line contains `token`.
-std::set<pid_t> processes_with(const std::string& token) {
+// pid of every process whose command line (NUL-separated, as the kernel
+// keeps it) satisfies `matches`.
+std::set<pid_t> processes_where(const std::function<bool(const std::string&)>& matches) {
   std::set<pid_t> out;
   for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
     pid_t pid = static_cast<pid_t>(std::atoi(entry.path().filename().c_str()));
-    if (pid <= 0) continue;
-    std::string cmdline = read_file(entry.path() / "cmdline");
-    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
-    if (cmdline.find(token) != std::string::npos) out.insert(pid);
+    if (pid > 0 && matches(read_file(entry.path() / "cmdline"))) out.insert(pid);
   }
   return out;
 }
 
-// "comm start-time" of a process from /proc/<pid>/stat; empty once it is
-// gone.
-std::string identity_of(pid_t pid) {
+// pid of every process whose command line contains `token`.
+std::set<pid_t> processes_with(const std::string& token) {
+  return processes_where(
+      [&](const std::string& cmdline) { return cmdline.find(token) != std::string::npos; });
+}
+
+// A process's start time (field 22 of /proc/<pid>/stat); empty once it is
+// gone. With the pid it names one process: a reused pid starts later.
+std::string start_time_of(pid_t pid) {
   std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
-  auto open = stat.find('(');
   auto close = stat.rfind(')');
-  if (open == std::string::npos || close == std::string::npos) return "";
+  if (close == std::string::npos) return "";
   std::istringstream rest(stat.substr(close + 2));
   std::string field;
-  // Fields 3 to 22 follow the command name; the start time is field 22.
   for (int i = 3; i <= 22 && rest >> field; ++i) {
   }
-  return stat.substr(open + 1, close - open - 1) + " " + field;
+  return field;
 }
 
 // When the main process exits, the supervisor kills the sandbox init, and
@@ -1231,15 +1233,19 @@ TEST_F(Works, NoProcessOfTheSandboxSurvivesTheMainProcess) {
   ASSERT_TRUE(supervisor.read_until("ready", 20s));
   // Give the detached sleep its moment to exec (a loaded machine can take
   // seconds).
+  // Only `sleep TOKEN` itself counts: on its way there the detached one is
+  // briefly `setsid sleep TOKEN`, which names the token too.
+  std::string argv = std::string("sleep") + '\0' + token + '\0';
+  auto sleeps = [&] {
+    return processes_where([&](const std::string& cmdline) { return cmdline == argv; });
+  };
   auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (processes_with(token).size() < 3 && std::chrono::steady_clock::now() < deadline) {
-    ::usleep(20'000);
-  }
+  while (sleeps().size() < 3 && std::chrono::steady_clock::now() < deadline) ::usleep(20'000);
   // Each process with its start time: a pid the kernel hands out again
   // later is another process, not a survivor.
   std::map<pid_t, std::string> sandbox;
-  for (pid_t pid : descendants(supervisor.pid())) sandbox[pid] = identity_of(pid);
-  ASSERT_EQ(processes_with(token).size(), 3u);
+  for (pid_t pid : descendants(supervisor.pid())) sandbox[pid] = start_time_of(pid);
+  ASSERT_EQ(sleeps().size(), 3u);
   EXPECT_GE(std::ranges::count_if(sandbox, [](const auto& p) { return !p.second.empty(); }), 5)
       << "init, shell, three sleeps";
 
@@ -1248,9 +1254,10 @@ TEST_F(Works, NoProcessOfTheSandboxSurvivesTheMainProcess) {
   std::filesystem::remove(world.workdir + "/go");
   EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_TRUE(processes_with(token).empty());
-  for (const auto& [pid, identity] : sandbox) {
-    if (identity.empty()) continue;  // ended before it was read
-    EXPECT_NE(identity_of(pid), identity) << "survived: pid " << pid << " " << identity;
+  for (const auto& [pid, started] : sandbox) {
+    if (started.empty()) continue;  // ended before it was read
+    EXPECT_NE(start_time_of(pid), started)
+        << "survived: pid " << pid << " " << read_file("/proc/" + std::to_string(pid) + "/comm");
   }
 }
 
