@@ -903,10 +903,14 @@ int main(int argc, char** argv) {
 // Attempts on the sandbox init by a process of the sandbox, the syscalls and
 // arguments the seccomp filter's second round refuses, and taking a
 // sibling's descriptors or advising on its memory.
-#include <linux/ioprio.h>
 #include <sys/time.h>
 
 namespace {
+
+// ioprio_set(2)'s values, spelled here: some linux-libc-dev releases of
+// <linux/ioprio.h> name a parameter `class` and do not compile as C++.
+constexpr int kIoprioWhoProcess = 1;
+constexpr int kIoprioIdle = 3 << 13;  // IOPRIO_PRIO_VALUE(IOPRIO_CLASS_IDLE, 0)
 
 // struct sched_attr (linux/sched/types.h, which clashes with glibc's
 // sched_param): the first version, 48 bytes.
@@ -950,8 +954,7 @@ Outcome on_init(const char* call) {
     return from(::syscall(SYS_sched_setattr, 1, &attr, 0));
   }
   if (which == "ioprio_set") {
-    return from(::syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, 1,
-                          IOPRIO_PRIO_VALUE(IOPRIO_CLASS_IDLE, 0)));
+    return from(::syscall(SYS_ioprio_set, kIoprioWhoProcess, 1, kIoprioIdle));
   }
   return failed(EINVAL, "unknown call " + which);
 }
