@@ -117,14 +117,20 @@ std::vector<pid_t> sandbox_processes(pid_t init_pid) {
   DIR* dir = ::opendir("/proc");
   if (dir == nullptr) return {};
   int proc = ::dirfd(dir);
+  // readdir tells an error from the end only through errno. A listing
+  // that broke off returns nothing: a partial list is no list.
+  errno = 0;
   while (dirent* entry = ::readdir(dir)) {
     pid_t pid = 0;
     std::string_view name(entry->d_name);
     auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), pid);
     if (ec != std::errc() || end != name.data() + name.size()) continue;
     if (auto ppid = parent_of(proc, pid)) parents[pid] = *ppid;
+    errno = 0;
   }
+  bool complete = errno == 0;
   ::closedir(dir);
+  if (!complete) return {};
   std::vector<pid_t> out;
   for (const auto& [pid, ppid] : parents) {
     pid_t cursor = ppid;
@@ -143,13 +149,16 @@ std::vector<pid_t> sandbox_processes(pid_t init_pid) {
 
 // Calls `each` with every name in the directory `dir` (an fd of its own,
 // read from its start): getdents64 straight into a buffer, no stat.
+// Returns false, errno set, when the listing broke off before its end: the
+// caller then knows it may have missed a process or a descriptor.
 template <typename Each>
-void for_each_entry(int dir, Each&& each) {
+bool for_each_entry(int dir, Each&& each) {
   alignas(dirent64) char buffer[16384];
   while (true) {
     ssize_t n = ::getdents64(dir, buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
+    if (n < 0) return false;
+    if (n == 0) return true;
     for (ssize_t offset = 0; offset < n;) {
       const auto* entry = reinterpret_cast<const dirent64*>(buffer + offset);
       offset += entry->d_reclen;
@@ -166,30 +175,36 @@ std::optional<pid_t> parse_pid(std::string_view name) {
 }
 
 // Every process of the PID namespace whose procfs is `proc`: one listing.
-std::vector<pid_t> namespace_processes(int proc) {
+// Empty when the listing failed: a process missed could be a second owner
+// of the client socket, so a partial list is no list.
+std::optional<std::vector<pid_t>> namespace_processes(int proc) {
   std::vector<pid_t> out;
   UniqueFd dir(::openat(proc, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!dir) return out;
-  for_each_entry(dir.get(), [&](const char* name) {
+  if (!dir) return std::nullopt;
+  bool complete = for_each_entry(dir.get(), [&](const char* name) {
     if (auto pid = parse_pid(name)) out.push_back(*pid);
   });
+  if (!complete) return std::nullopt;
   return out;
 }
 
 // Whether one of `pid`'s fds is `link` ("socket:[inode]"): its fd
-// directory listed once, each entry readlinkat'ed, nothing stat'ed.
-bool holds_socket(int proc, pid_t pid, const std::string& link) {
+// directory listed once, each entry readlinkat'ed, nothing stat'ed. Empty
+// when the listing broke off for any reason but the process's exit (an
+// exited process sends nothing more).
+std::optional<bool> holds_socket(int proc, pid_t pid, const std::string& link) {
   UniqueFd dir(
       ::openat(proc, (std::to_string(pid) + "/fd").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dir) return false;
   bool found = false;
   char target[64];
-  for_each_entry(dir.get(), [&](const char* name) {
+  bool complete = for_each_entry(dir.get(), [&](const char* name) {
     if (found) return;
     ssize_t n = ::readlinkat(dir.get(), name, target, sizeof target);
     found = n == static_cast<ssize_t>(link.size()) &&
             link.compare(0, link.size(), target, static_cast<size_t>(n)) == 0;
   });
+  if (!complete && !found && errno != ENOENT && errno != ESRCH) return std::nullopt;
   return found;
 }
 
@@ -344,7 +359,9 @@ Result<CallerIdentity> identify_caller(pid_t init_pid, const SocketAddress& peer
   pid_t init = 1;
   std::vector<pid_t> processes;
   if (sandbox_proc >= 0) {
-    processes = namespace_processes(sandbox_proc);
+    auto listed = namespace_processes(sandbox_proc);
+    if (!listed) return fail_errno("list the sandbox's /proc");
+    processes = std::move(*listed);
   } else {
     pod_proc.reset(::open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!pod_proc) return fail_errno("open /proc");
@@ -356,7 +373,9 @@ Result<CallerIdentity> identify_caller(pid_t init_pid, const SocketAddress& peer
   std::optional<CallerIdentity> found;
   for (pid_t pid : processes) {
     if (pid == init) continue;  // the supervisor's own init, never a caller
-    if (!holds_socket(proc, pid, link)) continue;
+    auto holds = holds_socket(proc, pid, link);
+    if (!holds) return fail_errno("list the descriptors of process " + std::to_string(pid));
+    if (!*holds) continue;
     auto chain = exe_chain(proc, pid, init, /*check_descent=*/sandbox_proc >= 0);
     if (!chain) return fail("the owner of the client socket could not be identified");
     if (!chain->descends_from_init) continue;  // not a sandbox process
