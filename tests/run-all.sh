@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test suite: sets up the machine, builds, runs meson's test suites
-# (unit, policy, integration, escape, ssh, fuzz, load, chart, containers),
-# then fuzzes each parser for a bounded time in the clang build (tests/fuzz;
+# (unit, policy, integration, escape, ssh, fuzz, load, chart, containers,
+# arm64), then fuzzes each parser for a bounded time in the clang build (tests/fuzz;
 # OPENSHELL_FUZZ_LANE=0 skips it), and prints meson's summaries. With
 # OPENSHELL_SANITIZER_LANE=1, unit, policy, ssh, integration and the fuzz
 # corpora run again under ASan and UBSan (not yet on by default: it has not

@@ -18,7 +18,21 @@ packages=(
   clang-16 libclang-rt-16-dev llvm
   # delivery tests: containers and the chart tools
   podman runc debootstrap unzip
+  # the linux/arm64 binary (image/build-arm64.sh) and its test under qemu-user
+  crossbuild-essential-arm64 qemu-user-static
+  # ... and what its static link takes, for arm64 (Multi-Arch: same, so
+  # beside the amd64 ones; apt upgrades an amd64 one to the same version)
+  libprotobuf-dev:arm64 libseccomp-dev:arm64 libcap-ng-dev:arm64
+  libboost1.81-dev:arm64 libspdlog-dev:arm64 libfmt-dev:arm64 libssh-dev:arm64
+  libssl-dev:arm64 zlib1g-dev:arm64 libc-ares-dev:arm64
 )
+
+# The arm64 packages above need the architecture known to dpkg (and then
+# to apt: they are missing, so the apt-get update below runs).
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  echo "setup-machine: adding the arm64 architecture" >&2
+  dpkg --add-architecture arm64
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -28,7 +42,34 @@ if ((${#missing[@]})); then
   echo "setup-machine: installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
+  # Never remove a package to make room (an arm64 -dev package that is not
+  # Multi-Arch: same would take its amd64 twin away): refuse instead.
+  removed=$(apt-get install -s --no-install-recommends "${missing[@]}" | awk '/^Remv / {print $2}')
+  if [ -n "$removed" ]; then
+    echo "setup-machine: installing would remove:" $removed "; refusing" >&2
+    exit 1
+  fi
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# libyaml-cpp-dev is not Multi-Arch: same: its arm64 package cannot sit
+# beside the amd64 one. The cross build takes it unpacked under
+# /opt/openshell-cross/aarch64 (image/cross-arm64.ini), its .pc pointed there.
+cross_root=/opt/openshell-cross/aarch64
+if [ ! -f "$cross_root/usr/lib/aarch64-linux-gnu/libyaml-cpp.a" ]; then
+  echo "setup-machine: unpacking libyaml-cpp-dev:arm64 under $cross_root" >&2
+  tmp=$(mktemp -d)
+  chown _apt "$tmp"  # apt downloads as _apt
+  (cd "$tmp" && apt-get download -qq libyaml-cpp-dev:arm64)
+  dpkg-deb -x "$tmp"/libyaml-cpp-dev_*_arm64.deb "$tmp/root"
+  # Static only: the .so link points at libyaml-cpp0.7:arm64, not installed.
+  rm "$tmp/root/usr/lib/aarch64-linux-gnu/libyaml-cpp.so"
+  sed -i "s|^prefix=/usr\$|prefix=$cross_root/usr|" \
+    "$tmp/root/usr/lib/aarch64-linux-gnu/pkgconfig/yaml-cpp.pc"
+  rm -rf "$cross_root"
+  mkdir -p "$(dirname "$cross_root")"
+  mv "$tmp/root" "$cross_root"
+  rm -rf "$tmp"
 fi
 if ! command -v npm >/dev/null 2>&1; then
   echo "setup-machine: installing npm" >&2
