@@ -22,8 +22,7 @@ void line(const char* layer, const std::string& state) {
 }
 
 // Starts a probe in the sandbox: fork, every restriction, exit 0.
-Result<void> probe_process(Sandbox& sandbox) {
-  boost::asio::io_context io;
+Result<void> probe_process(Sandbox& sandbox, boost::asio::io_context& io) {
   sandbox.attach(io);
   std::optional<Result<void>> outcome;
   std::vector<UniqueFd> fds;
@@ -60,6 +59,9 @@ int run_check(const Config& config) {
 
   SandboxSpec spec;
   spec.plan = &plan;
+  // Declared before the sandbox so that it outlives it: the sandbox's
+  // control descriptor, once attached, is an I/O object of this context.
+  boost::asio::io_context io;
   auto sandbox = Sandbox::create(spec);
   bool ok = true;
   if (!sandbox) {
@@ -73,7 +75,7 @@ int run_check(const Config& config) {
     line("seccomp", "unavailable (no sandbox)");
     ok = false;
   } else {
-    auto probe = probe_process(**sandbox);
+    auto probe = probe_process(**sandbox, io);
     std::string per_process = probe ? "enforced" : "unavailable (" + probe.error().message() + ")";
     const auto& ns = plan.user_namespace;
     line("user-ns", "enforced (uid " + std::to_string(ns.process_uid) + ", gid " +
