@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Configures (once) and builds the project in ./build and the libFuzzer
-# harnesses in ./build-fuzz (clang; OPENSHELL_FUZZ_LANE=0 skips them); with
-# OPENSHELL_SANITIZER_LANE=1 also the same project with ASan and UBSan in
-# ./build-asan (dynamic: the sanitizer runtimes do not link statically);
-# the static linux/arm64 supervisor in ./build-arm64 (cross build:
+# harnesses in ./build-fuzz (clang; OPENSHELL_FUZZ_LANE=0 skips them), the
+# same project with ASan and UBSan in ./build-asan (dynamic: the sanitizer
+# runtimes do not link statically; OPENSHELL_SANITIZER_LANE=0 skips it),
+# and the static linux/arm64 supervisor in ./build-arm64 (cross build:
 # image/build-arm64.sh; OPENSHELL_ARM64_LANE=0 skips it), which
 # tests/arm64/run.sh runs under qemu-user.
 set -euo pipefail
@@ -12,7 +12,7 @@ if [ ! -f build/build.ninja ]; then
   meson setup build >/dev/null
 fi
 ninja -C build
-if [ "${OPENSHELL_SANITIZER_LANE:-0}" = 1 ]; then
+if [ "${OPENSHELL_SANITIZER_LANE:-1}" != 0 ]; then
   if [ ! -f build-asan/build.ninja ]; then
     # The sanitizers' instrumentation makes gcc 12 report a false "may be
     # used uninitialized" inside Boost.Beast's parser (proxy_request.cc);
