@@ -1,13 +1,12 @@
 #include "config.h"
 
 #include <sys/stat.h>
-
-#include <google/protobuf/struct.pb.h>
-#include <google/protobuf/util/json_util.h>
 #include <unistd.h>
 
 #include <charconv>
 #include <string_view>
+
+#include "json.h"
 
 namespace openshell {
 namespace {
@@ -37,21 +36,22 @@ Result<uint32_t> parse_id(const std::string& name, const std::string& text) {
 }
 
 Result<std::map<std::string, std::string>> parse_user_environment(const std::string& text) {
-  google::protobuf::Struct object;
-  auto status = google::protobuf::util::JsonStringToMessage(text, &object);
-  if (!status.ok()) {
-    return fail("OPENSHELL_USER_ENVIRONMENT: not a JSON object: " + std::string(status.message()));
+  auto object = parse_json_object(text);
+  if (!object) {
+    return fail("OPENSHELL_USER_ENVIRONMENT: not a JSON object: " + object.error().what);
   }
   std::map<std::string, std::string> vars;
-  for (const auto& [key, value] : object.fields()) {
+  for (const auto& [json_key, value] : *object) {
+    std::string key(json_key);
     if (key.starts_with("OPENSHELL_")) continue;  // the contract: never settable this way
     if (key.empty() || key.find('=') != std::string::npos) {
       return fail("OPENSHELL_USER_ENVIRONMENT: invalid variable name \"" + key + "\"");
     }
-    if (value.kind_case() != google::protobuf::Value::kStringValue) {
-      return fail("OPENSHELL_USER_ENVIRONMENT: value of \"" + key + "\" must be a string");
+    if (!value.is_string()) {
+      return fail("OPENSHELL_USER_ENVIRONMENT: value of \"" + key + "\" must be a string, not " +
+                  json_kind_name(value));
     }
-    vars[key] = value.string_value();
+    vars[key] = std::string(value.get_string());
   }
   return vars;
 }

@@ -1,9 +1,9 @@
 #include "main_spec.h"
 
-#include <google/protobuf/struct.pb.h>
-#include <google/protobuf/util/json_util.h>
+#include <cstdint>
+#include <optional>
 
-#include "control.pb.h"
+#include "json.h"
 
 namespace openshell {
 
@@ -52,31 +52,56 @@ Result<MainProcessSpec> parse_main_process_spec(std::string_view text) {
     json = std::string(text);
   }
 
-  // The proto's JSON parser accepts a bare string for a repeated field;
-  // the contract says array, so check the shape first.
-  google::protobuf::Struct shape;
-  if (google::protobuf::util::JsonStringToMessage(json, &shape).ok()) {
-    auto command = shape.fields().find("command");
-    if (command != shape.fields().end() &&
-        command->second.kind_case() != google::protobuf::Value::kListValue) {
-      return fail("invalid JSON: \"command\" must be an array of strings");
+  auto object = parse_json_object(json);
+  if (!object) return fail("invalid JSON: " + object.error().what);
+
+  // {"version":1,"command":[string...],"tty":bool}, each key of its type;
+  // any other key is refused, so a producer's typo ("ttty") or a newer
+  // spec is not silently run as something else.
+  std::optional<std::int64_t> version;
+  MainProcessSpec spec;
+  spec.tty = false;  // the spec's default; a terminal only when it asks
+  for (const auto& [key, value] : *object) {
+    if (key == "version") {
+      if (!value.is_int64()) {
+        if (value.is_uint64()) {
+          return fail("unsupported version " + std::to_string(value.get_uint64()) +
+                      " (expected 1)");
+        }
+        return fail(std::string("invalid JSON: \"version\" must be an integer, not ") +
+                    (value.is_double() ? "a fraction or exponent" : json_kind_name(value)));
+      }
+      version = value.get_int64();
+    } else if (key == "command") {
+      if (!value.is_array()) {
+        return fail(std::string("invalid JSON: \"command\" must be an array of strings, not ") +
+                    json_kind_name(value));
+      }
+      for (const auto& word : value.get_array()) {
+        if (!word.is_string()) {
+          return fail("invalid JSON: \"command\" must be an array of strings; element " +
+                      std::to_string(spec.command.size()) + " is " + json_kind_name(word));
+        }
+        spec.command.emplace_back(word.get_string());
+      }
+    } else if (key == "tty") {
+      if (!value.is_bool()) {
+        return fail(std::string("invalid JSON: \"tty\" must be true or false, not ") +
+                    json_kind_name(value));
+      }
+      spec.tty = value.get_bool();
+    } else {
+      return fail("invalid JSON: unknown key \"" + std::string(key) +
+                  "\" (the spec has version, command, tty)");
     }
   }
-
-  control::MainProcessSpec message;
-  google::protobuf::util::JsonParseOptions options;
-  options.ignore_unknown_fields = false;
-  auto status = google::protobuf::util::JsonStringToMessage(json, &message, options);
-  if (!status.ok()) return fail("invalid JSON: " + std::string(status.message()));
-  if (message.version() != 1) {
-    return fail("unsupported version " + std::to_string(message.version()) + " (expected 1)");
+  // A missing version reads as 0 (the proto3 default of the spec's first
+  // parser) and is refused as such.
+  if (version.value_or(0) != 1) {
+    return fail("unsupported version " + std::to_string(version.value_or(0)) + " (expected 1)");
   }
-  if (message.command().empty()) return fail("\"command\" must be a non-empty array");
-  if (message.command(0).empty()) return fail("\"command\"[0] must not be empty");
-
-  MainProcessSpec spec;
-  spec.command.assign(message.command().begin(), message.command().end());
-  spec.tty = message.tty();
+  if (spec.command.empty()) return fail("\"command\" must be a non-empty array");
+  if (spec.command[0].empty()) return fail("\"command\"[0] must not be empty");
   return spec;
 }
 
