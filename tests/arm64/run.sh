@@ -155,18 +155,9 @@ for policy in unknown-key.yaml bad-enum.yaml relative-path.yaml bad-yaml.yaml; d
 done
 
 # -------------------------------------------------------------------- check --
-# A policy the amd64 binary accepts (the shape of tests/bench/sandbox_bench.sh).
+# A policy the amd64 binary accepts, every layer on.
 mkdir -m 0755 sandbox
-cat >policy.yaml <<'EOF'
-version: 1
-filesystem_policy:
-  include_workdir: true
-  read_only: [/usr, /proc, /dev/urandom, /etc]
-  read_write: [/tmp, /dev/null]
-landlock: {compatibility: hard_requirement}
-network: {mode: none}
-process: {run_as_user: "1000", run_as_group: "1000"}
-EOF
+cp "$root/tests/support/minimal-policy.yaml" policy.yaml
 capture "$amd64" validate-policy policy.yaml
 if [ "$(cat "$work/rc")" = 0 ]; then
     ok "the check policy is valid for the amd64 binary"

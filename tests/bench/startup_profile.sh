@@ -45,16 +45,7 @@ trap 'rm -rf "$work"' EXIT
 chmod 0755 "$work"
 mkdir "$work/sandbox"
 chown 1000:1000 "$work/sandbox"
-cat >"$work/policy.yaml" <<EOF
-version: 1
-filesystem_policy:
-  include_workdir: true
-  read_only: [/usr, /proc, /dev/urandom, /etc]
-  read_write: [/tmp, /dev/null]
-landlock: {compatibility: hard_requirement}
-network: {mode: none}
-process: {run_as_user: "1000", run_as_group: "1000"}
-EOF
+cp tests/support/minimal-policy.yaml "$work/policy.yaml"
 
 echo "== machine"
 echo "kernel $(uname -r), $(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg); $(strace -V | head -n 1)"
