@@ -210,6 +210,50 @@ else
     bad "the image runs as /openshell-sandbox" "$out"
 fi
 
+# ------------------------------------------------------- linux/arm64 image --
+# The cross-built binary (image/build-arm64.sh, run by tests/build.sh)
+# packaged for linux/arm64. The prebuilt stages only place files and run on
+# the build machine's platform, so no arm64 emulation is needed to build
+# it; its binary then runs under qemu-user (tests/arm64/run.sh checks more
+# of that binary).
+arm64_binary=${OPENSHELL_ARM64_BINARY:-$root/build-arm64/supervisor/openshell-supervisor}
+ARM_IMG=localhost/openshell-e2e/supervisor:test-arm64
+pm rmi -f "$ARM_IMG" >/dev/null 2>&1
+if [ "${OPENSHELL_ARM64_LANE:-1}" = 0 ]; then
+    skipped=$((skipped + 1)) n=$((n + 1))
+    echo "ok $n - linux/arm64 image # SKIP OPENSHELL_ARM64_LANE=0: tests/build.sh built no arm64 binary"
+elif [ ! -x "$arm64_binary" ] || ! command -v qemu-aarch64-static >/dev/null; then
+    skip "linux/arm64 image" "no $arm64_binary or no qemu-aarch64-static (tests/build.sh, tests/setup-machine.sh)"
+elif ! build_out=$(PODMAN="podman --runtime runc" "$root/image/build.sh" --platform linux/arm64 \
+        --prebuilt "$arm64_binary" --base "$BASE_IMG" -t "$ARM_IMG" 2>&1); then
+    bad "linux/arm64 image builds (image/build.sh --platform linux/arm64 --prebuilt)" "$(echo "$build_out" | tail -5)"
+else
+    arch=$(pm image inspect "$ARM_IMG" --format '{{.Os}}/{{.Architecture}}')
+    cid=$(pm create --platform linux/arm64 "$ARM_IMG")
+    mkdir -p "$work/armfs"
+    pm export "$cid" | tar -xf - -C "$work/armfs"
+    pm rm "$cid" >/dev/null
+    arm_file=$(file -L "$work/armfs/openshell-supervisor")
+    same_inode=no
+    [ "$(stat -c %i "$work/armfs/openshell-supervisor")" = "$(stat -c %i "$work/armfs/openshell-sandbox" 2>/dev/null)" ] && same_inode=yes
+    same_sha=no
+    [ "$(sha256sum < "$work/armfs/openshell-supervisor")" = "$(sha256sum < "$arm64_binary")" ] && same_sha=yes
+    if [ "$arch" = linux/arm64 ] && [[ $arm_file == *"ARM aarch64"*"statically linked"* ]] \
+        && [ "$same_inode" = yes ] && [ "$same_sha" = yes ]; then
+        ok "linux/arm64 image: platform $arch, the cross-built static aarch64 binary, /openshell-sandbox its hard link"
+    else
+        bad "linux/arm64 image: platform, binary, hard link" "platform $arch" "$arm_file" \
+            "hard link: $same_inode, the cross-built binary: $same_sha"
+    fi
+    if out=$(qemu-aarch64-static "$work/armfs/openshell-sandbox" version 2>&1) \
+        && echo "$out" | grep -q "^openshell-supervisor $want_version "; then
+        ok "the arm64 image's binary runs under qemu-user: $out"
+    else
+        bad "the arm64 image's binary runs under qemu-user" "$out"
+    fi
+    pm rmi -f "$ARM_IMG" >/dev/null 2>&1
+fi
+
 # ---------------------------------------------------------- sandbox images --
 mkdir -p "$work/deb" "$work/bb/bin" "$work/bb/etc"
 cat > "$work/deb/Containerfile" <<EOF
