@@ -221,6 +221,25 @@ Bridge::~Bridge() {
 
 Result<void> Bridge::start() {
   auto& io = impl_->context.io;
+  // The Unix socket first: whoever sees the TCP port answer (a readiness
+  // probe, a test) may rely on the socket being there, mode 0600, too.
+  if (!impl_->context.config.socket_path.empty()) {
+    auto endpoint = parse_unix_listen(impl_->context.config.socket_path);
+    if (!endpoint) return std::unexpected(endpoint.error());
+    boost::system::error_code ec;
+    auto acceptor = std::make_unique<asio::local::stream_protocol::acceptor>(io);
+    acceptor->open(asio::local::stream_protocol(), ec);
+    if (!ec) acceptor->bind(*endpoint, ec);
+    if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return fail("ssh listen " + impl_->context.config.socket_path + ": " + ec.message());
+    const std::string& path = impl_->context.config.socket_path;
+    if (path.front() == '/' && ::chmod(path.c_str(), 0600) != 0) {
+      return fail_errno("chmod 0600 " + path);
+    }
+    impl_->unix_text = "unix:" + path;
+    impl_->local = std::move(acceptor);
+    impl_->accept_unix();
+  }
   if (impl_->tcp_endpoint) {
     boost::system::error_code ec;
     auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(io);
@@ -244,23 +263,6 @@ Result<void> Bridge::start() {
     }
     impl_->tcp = std::move(acceptor);
     impl_->accept_tcp();
-  }
-  if (!impl_->context.config.socket_path.empty()) {
-    auto endpoint = parse_unix_listen(impl_->context.config.socket_path);
-    if (!endpoint) return std::unexpected(endpoint.error());
-    boost::system::error_code ec;
-    auto acceptor = std::make_unique<asio::local::stream_protocol::acceptor>(io);
-    acceptor->open(asio::local::stream_protocol(), ec);
-    if (!ec) acceptor->bind(*endpoint, ec);
-    if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) return fail("ssh listen " + impl_->context.config.socket_path + ": " + ec.message());
-    const std::string& path = impl_->context.config.socket_path;
-    if (path.front() == '/' && ::chmod(path.c_str(), 0600) != 0) {
-      return fail_errno("chmod 0600 " + path);
-    }
-    impl_->unix_text = "unix:" + path;
-    impl_->local = std::move(acceptor);
-    impl_->accept_unix();
   }
   for (const auto& where : listening()) log::warn("ssh listening", {{"address", where}});
   if (listening().empty()) log::warn("ssh bridge has no listener (listen=off, no socket path)");
