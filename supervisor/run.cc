@@ -1,6 +1,7 @@
 #include "run.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
@@ -65,6 +66,27 @@ void log_enforcement(const LoadedPlan& loaded, const Sandbox& sandbox) {
   // Mode pod is said here too, once: its network.mode entry is the
   // "egress NOT ENFORCED" warning at every start.
   report_unenforced(plan);
+}
+
+// Each SSH session holds descriptors in the supervisor: its connection and
+// its terminal or pipes. Container runtimes commonly start a container with
+// a soft RLIMIT_NOFILE of 1024 under a much higher hard limit, which would
+// end the bridge's accepting at a few hundred sessions. Only the supervisor
+// raises it: the sandbox init was forked before, with the limit as given,
+// and the agent and every session inherit that.
+void raise_descriptor_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  const rlim_t given = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    log::warn("descriptor limit not raised",
+              {{"soft", static_cast<unsigned long>(given)}, {"error", std::strerror(errno)}});
+    return;
+  }
+  log::info("descriptor limit raised for the supervisor",
+            {{"from", static_cast<unsigned long>(given)},
+             {"to", static_cast<unsigned long>(limit.rlim_max)}});
 }
 
 bool ssh_enabled(const Config& config) {
@@ -152,6 +174,7 @@ int run_supervisor(const Config& config) {
            sandbox.error().message());
   }
   log_enforcement(*loaded, **sandbox);
+  raise_descriptor_limit();
   // Terminals come from the sandbox's private devpts (supervisor/mounts.cc).
   // A terminal from the pod's /dev/ptmx would have no name inside.
   {

@@ -9,6 +9,7 @@ import fcntl
 import os
 import pty
 import re
+import resource
 import select
 import shutil
 import signal
@@ -35,7 +36,8 @@ def free_port():
 class Supervisor:
     """openshell-supervisor as PID 1 of a new PID namespace, with a gateway key."""
 
-    def __init__(self, main=("sleep", "600"), env=None, authorized=True, stdout=subprocess.PIPE):
+    def __init__(self, main=("sleep", "600"), env=None, authorized=True, stdout=subprocess.PIPE,
+                 nofile=None):
         # Not under /tmp: the sandbox gets a fresh /tmp of its own.
         self.dir = tempfile.mkdtemp(prefix="sandbox-ssh-test-", dir="/var/tmp")
         os.chmod(self.dir, 0o755)
@@ -72,7 +74,8 @@ class Supervisor:
             ["unshare", "--mount", "--propagation", "private", "--pid", "--fork", "--kill-child",
              "/bin/sh", "-c", hide + 'exec "$@"', "sh", SUPERVISOR,
              *(["--", *main] if main else [])],
-            env=environment, stdin=subprocess.DEVNULL, stdout=stdout, stderr=self.log)
+            env=environment, stdin=subprocess.DEVNULL, stdout=stdout, stderr=self.log,
+            preexec_fn=(lambda: resource.setrlimit(resource.RLIMIT_NOFILE, nofile)) if nofile else None)
 
     def wait_listening(self):
         deadline = time.time() + 15
@@ -312,6 +315,34 @@ class RealSupervisorSsh(unittest.TestCase):
         r = subprocess.run(["ssh", *opts, "gateway@127.0.0.1", "echo pinned"], capture_output=True, timeout=30)
         self.assertEqual(r.returncode, 255)
         self.assertIn(b"HOST IDENTIFICATION HAS CHANGED", r.stderr)
+
+    def test_a_low_soft_descriptor_limit_caps_neither_sessions_nor_leaks_into_the_sandbox(self):
+        # Runtimes often start a container with a soft RLIMIT_NOFILE of 1024
+        # under a high hard limit; here 64 under 4096. Each session holds its
+        # connection and pipes in the supervisor, so 40 sessions need more
+        # than 64 descriptors there.
+        sup = Supervisor(nofile=(64, 4096)).wait_listening()
+        self.addCleanup(sup.stop)
+        r = sup.ssh("ulimit -n; ulimit -Hn")
+        self.assertEqual((r.returncode, r.stdout), (0, b"64\n4096\n"), r.stderr)
+        clients = []
+        deadline = time.time() + 60
+        for _ in range(8):  # in fives: the bridge admits 8 unauthenticated connections per source
+            batch = [subprocess.Popen(["ssh", *sup.options(), "gateway@127.0.0.1", "echo up; exec sleep 60"],
+                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                      stderr=subprocess.DEVNULL) for _ in range(5)]
+            for c in batch:
+                self.addCleanup(c.wait)
+                self.addCleanup(c.kill)
+            for c in batch:
+                ready, _, _ = select.select([c.stdout], [], [], max(0, deadline - time.time()))
+                self.assertTrue(ready, "a session did not start: " + sup.read_log()[-2000:])
+                self.assertEqual(c.stdout.readline(), b"up\n", sup.read_log()[-2000:])
+            clients += batch
+        with open("/proc/%d/task/%d/children" % (sup.proc.pid, sup.proc.pid)) as f:
+            supervisor = int(f.read().split()[0])
+        self.assertGreater(len(os.listdir("/proc/%d/fd" % supervisor)), 64)
+        self.assertIn("descriptor limit raised", sup.read_log())
 
     def test_unix_socket_serves_sessions_in_the_sandbox(self):
         d = tempfile.mkdtemp(prefix="sandbox-ssh-sock-", dir="/var/tmp")
