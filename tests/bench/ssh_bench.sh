@@ -160,34 +160,62 @@ sshd_total() {  # $1 = VmRSS or Pss: the listener and every sshd it forked
   echo "$sum"
 }
 
-idle_sessions() {  # opens $SESSIONS idle sessions on $1, prints per-session KiB growth
-  local port=$1 kind=$2 before after i clients=()
-  if [ "$kind" = bridge ]; then before=$(kib "$BRIDGE_PID" VmRSS); else before=$(sshd_total VmRSS); fi
-  if [ "$kind" = bridge ]; then before_pss=$(pss "$BRIDGE_PID"); else before_pss=$(sshd_total Pss); fi
+fds() {  # open descriptors of the bridge, or of the sshd listener and every sshd it forked
+  local sum=0 p
+  if [ "$1" = bridge ]; then ls "/proc/$BRIDGE_PID/fd" | wc -l; return; fi
+  for p in $(pgrep -f "sshd.*$WORK/sshd_config|sshd: $BENCH_USER" || true); do
+    sum=$((sum + $(ls "/proc/$p/fd" 2>/dev/null | wc -l)))
+  done
+  echo "$sum"
+}
+memory() {  # VmRSS PSS descriptors of the bridge or of all of sshd
+  if [ "$1" = bridge ]; then
+    echo "$(kib "$BRIDGE_PID" VmRSS) $(pss "$BRIDGE_PID") $(fds bridge)"
+  else
+    echo "$(sshd_total VmRSS) $(sshd_total Pss) $(fds sshd)"
+  fi
+}
+
+idle_sessions() {  # opens $SESSIONS idle sessions on $1; prints the count that started, then
+                   # per-session growth of RSS and PSS (KiB) and descriptors, then total RSS (KiB)
+  local port=$1 kind=$2 i started rss0 pss0 fd0 rss1 pss1 fd1 clients=()
+  read -r rss0 pss0 fd0 < <(memory "$kind")
   for i in $(seq "$SESSIONS"); do
-    "${SSH[@]}" -p "$port" 127.0.0.1 'sleep 600' </dev/null >/dev/null 2>&1 &
+    # From 100 loopback addresses, for both servers alike: the bridge admits
+    # 8 unauthenticated connections per source address at a time.
+    "${SSH[@]}" -p "$port" -o BindAddress=127.0.0.$((2 + i % 100)) 127.0.0.1 'echo up; exec sleep 600' \
+      </dev/null >"$WORK/idle.$kind.$i" 2>&1 &
     clients+=($!)
     [ $((i % 20)) -eq 0 ] && sleep 0.3
   done
-  sleep 3
-  if [ "$kind" = bridge ]; then after=$(kib "$BRIDGE_PID" VmRSS); else after=$(sshd_total VmRSS); fi
-  if [ "$kind" = bridge ]; then after_pss=$(pss "$BRIDGE_PID"); else after_pss=$(sshd_total Pss); fi
+  for _ in $(seq 60); do  # until every session has printed, or a minute
+    started=$(cat "$WORK"/idle."$kind".* | grep -c '^up$')
+    [ "$started" -ge "$SESSIONS" ] && break
+    sleep 1
+  done
+  sleep 2
+  read -r rss1 pss1 fd1 < <(memory "$kind")
   kill "${clients[@]}" 2>/dev/null || true
   wait "${clients[@]}" 2>/dev/null || true
+  rm -f "$WORK"/idle."$kind".*
   sleep 1
-  echo "$(( (after - before) / SESSIONS )) $(( (after_pss - before_pss) / SESSIONS ))"
+  echo "$started $(( (rss1 - rss0) / SESSIONS )) $(( (pss1 - pss0) / SESSIONS ))" \
+       "$(python3 -c "print(f'{($fd1-$fd0)/$SESSIONS:.1f}')") $rss1"
 }
 
+echo "machine: kernel $(uname -r), $(nproc) cpus, $(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "bridge: $BRIDGE_KIND"
 echo "ssh bridge vs OpenSSH $(ssh -V 2>&1 | cut -d, -f1) sshd; client key ed25519, host key ed25519, kex curve25519-sha256"
 echo
 # Memory first, on fresh servers: later runs would leave freed heap behind
 # that the bridge reuses, flattering its figure.
-read -r b_rss b_pss < <(idle_sessions "$BRIDGE_PORT" bridge)
-read -r s_rss s_pss < <(idle_sessions "$SSHD_PORT" sshd)
-echo "$SESSIONS idle sessions, server memory growth per session:"
+read -r b_up b_rss b_pss b_fd b_total < <(idle_sessions "$BRIDGE_PORT" bridge)
+read -r s_up s_rss s_pss s_fd s_total < <(idle_sessions "$SSHD_PORT" sshd)
+echo "$SESSIONS idle sessions at once (started: bridge $b_up, sshd $s_up); server growth per session:"
 echo "   RSS: bridge ${b_rss} KiB   sshd ${s_rss} KiB   ratio $(ratio "$b_rss" "$s_rss")x"
 echo "   PSS: bridge ${b_pss} KiB   sshd ${s_pss} KiB   ratio $(ratio "$b_pss" "$s_pss")x"
+echo "   descriptors: bridge ${b_fd}   sshd ${s_fd}"
+echo "   total RSS with every session open: bridge $((b_total / 1024)) MiB   sshd $((s_total / 1024)) MiB"
 echo "(bridge: one process; sshd: the listener plus the two processes it forks per connection;"
 echo " the sessions' own 'sleep' processes are counted for neither)"
 b_rt=$(roundtrip "$BRIDGE_PORT"); s_rt=$(roundtrip "$SSHD_PORT")
