@@ -110,4 +110,25 @@ for name, values in steps.items():
     print("%-16s %10.2f %10.2f %s" % (name, statistics.median(values), min(values), c))
 EOF
 echo
+
+# strace stops every syscall; the scheduler's tracepoints cost next to
+# nothing, so this second table is close to the untraced start-up. It has
+# only the steps that are process events: the supervisor's exec, its fork of
+# the sandbox init (after the policy load and compile, with the new
+# namespaces made by that clone), the init's fork of the main process (after
+# the mounts, id maps and Landlock, and the spawn request), the main
+# process's exec and exit, and the supervisor's exit.
+events=$(command -v perf >/dev/null && perf list 2>/dev/null || true)
+if [[ $events == *sched:sched_process_fork* ]]; then
+  echo "== $runs runs under perf's scheduler tracepoints (sched_process_exec, _fork, _exit)"
+  perf record -q -a -o "$work/sched.data" \
+    -e sched:sched_process_exec -e sched:sched_process_fork -e sched:sched_process_exit \
+    -- bash -c 'for _ in $(seq "$1"); do "${@:2}"; done' sh "$runs" "${ours[@]}" 2>/dev/null
+  perf script -i "$work/sched.data" -F pid,time,event,trace 2>/dev/null |
+    python3 tests/bench/sched_timeline.py "$supervisor"
+  echo
+else
+  echo "(no perf with scheduler tracepoints here: Debian's linux-perf gives the untraced table)"
+  echo
+fi
 echo "untraced, beside bubblewrap: tests/bench/sandbox_bench.sh $build"
