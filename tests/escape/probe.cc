@@ -631,13 +631,23 @@ Outcome fork_many(int count) {
 //
 // With a third argument "allow-all-filter" the loop first installs a
 // one-instruction filter that allows everything: the kernel's cost of
-// having any filter at all, for comparison with the sandbox's.
+// having any filter at all, for comparison with the sandbox's. With
+// "arg-filter" the filter reads the first argument and then allows: the
+// kernel cannot cache its answer, so it runs on every call, as any filter
+// does that looks at prctl's arguments.
 Outcome syscall_loop(const char* name, long count, const char* filter) {
   if (filter != nullptr) {
-    if (std::strcmp(filter, "allow-all-filter") != 0) return failed(EINVAL, filter);
+    static sock_filter reads_an_argument[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[0])),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)};
+    static sock_fprog arg_program{2, reads_an_argument};
+    sock_fprog* program = std::strcmp(filter, "allow-all-filter") == 0 ? &allow_all_program
+                          : std::strcmp(filter, "arg-filter") == 0   ? &arg_program
+                                                                     : nullptr;
+    if (program == nullptr) return failed(EINVAL, filter);
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
-        ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &allow_all_program) != 0) {
-      return failed(errno, "install the allow-all filter");
+        ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, program) != 0) {
+      return failed(errno, std::string("install the ") + filter);
     }
   }
   long (*call)();
