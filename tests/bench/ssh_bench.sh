@@ -152,28 +152,22 @@ upload() {  # MB/s of 1 GiB through an exec channel, client to server
 
 kib() { awk '/^'"$2"':/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 pss() { awk '/^Pss:/{print $2}' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }
-sshd_total() {  # $1 = VmRSS or Pss: the listener and every sshd it forked
-  local sum=0 p
-  for p in $(pgrep -f "sshd.*$WORK/sshd_config|sshd: $BENCH_USER" || true); do
-    if [ "$1" = Pss ]; then sum=$((sum + $(pss "$p"))); else sum=$((sum + $(kib "$p" VmRSS))); fi
-  done
-  echo "$sum"
+fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
+measure() {  # $1 = pid, $2 = VmRSS, Pss or fds
+  case $2 in Pss) pss "$1" ;; fds) fds "$1" ;; *) kib "$1" "$2" ;; esac
 }
-
-fds() {  # open descriptors of the bridge, or of the sshd listener and every sshd it forked
+sshd_total() {  # $1 = VmRSS, Pss or fds: the listener and every sshd it forked
   local sum=0 p
-  if [ "$1" = bridge ]; then ls "/proc/$BRIDGE_PID/fd" | wc -l; return; fi
   for p in $(pgrep -f "sshd.*$WORK/sshd_config|sshd: $BENCH_USER" || true); do
-    sum=$((sum + $(ls "/proc/$p/fd" 2>/dev/null | wc -l)))
+    sum=$((sum + $(measure "$p" "$1")))
   done
   echo "$sum"
 }
 memory() {  # VmRSS PSS descriptors of the bridge or of all of sshd
-  if [ "$1" = bridge ]; then
-    echo "$(kib "$BRIDGE_PID" VmRSS) $(pss "$BRIDGE_PID") $(fds bridge)"
-  else
-    echo "$(sshd_total VmRSS) $(sshd_total Pss) $(fds sshd)"
-  fi
+  local m
+  for m in VmRSS Pss fds; do
+    if [ "$1" = bridge ]; then measure "$BRIDGE_PID" "$m"; else sshd_total "$m"; fi
+  done | paste -sd' '
 }
 
 idle_sessions() {  # opens $SESSIONS idle sessions on $1; prints the count that started, then

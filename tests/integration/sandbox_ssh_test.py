@@ -88,11 +88,14 @@ class Supervisor:
             time.sleep(0.05)
         raise RuntimeError("supervisor not listening: " + self.read_log())
 
+    def pid(self):
+        """The supervisor's own pid: the child of unshare(1)."""
+        with open("/proc/%d/task/%d/children" % (self.proc.pid, self.proc.pid)) as f:
+            return int(f.read().split()[0])
+
     def signal(self, signo):
         """To the supervisor itself: unshare(1) forwards no signals."""
-        with open("/proc/%d/task/%d/children" % (self.proc.pid, self.proc.pid)) as f:
-            children = f.read().split()
-        os.kill(int(children[0]), signo)
+        os.kill(self.pid(), signo)
 
     def read_log(self):
         self.log.flush()
@@ -325,7 +328,6 @@ class RealSupervisorSsh(unittest.TestCase):
         self.addCleanup(sup.stop)
         r = sup.ssh("ulimit -n; ulimit -Hn")
         self.assertEqual((r.returncode, r.stdout), (0, b"64\n4096\n"), r.stderr)
-        clients = []
         deadline = time.time() + 60
         for _ in range(8):  # in fives: the bridge admits 8 unauthenticated connections per source
             batch = [subprocess.Popen(["ssh", *sup.options(), "gateway@127.0.0.1", "echo up; exec sleep 60"],
@@ -338,10 +340,7 @@ class RealSupervisorSsh(unittest.TestCase):
                 ready, _, _ = select.select([c.stdout], [], [], max(0, deadline - time.time()))
                 self.assertTrue(ready, "a session did not start: " + sup.read_log()[-2000:])
                 self.assertEqual(c.stdout.readline(), b"up\n", sup.read_log()[-2000:])
-            clients += batch
-        with open("/proc/%d/task/%d/children" % (sup.proc.pid, sup.proc.pid)) as f:
-            supervisor = int(f.read().split()[0])
-        self.assertGreater(len(os.listdir("/proc/%d/fd" % supervisor)), 64)
+        self.assertGreater(len(os.listdir("/proc/%d/fd" % sup.pid())), 64)
         self.assertIn("descriptor limit raised", sup.read_log())
 
     def test_unix_socket_serves_sessions_in_the_sandbox(self):

@@ -803,7 +803,7 @@ class QuickAcks(unittest.TestCase):
             return int(values[names.index("DelayedACKs")])
 
         before = delayed_acks()
-        for i in range(self.CONNECTIONS):
+        for _ in range(self.CONNECTIONS):
             r = subprocess.run(netns + server.ssh_args(H, "true"), capture_output=True, timeout=60)
             self.assertEqual(r.returncode, 0, r.stderr)
         # A few may come from the kernel's own timing; one per connection is
