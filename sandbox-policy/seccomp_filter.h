@@ -1,5 +1,5 @@
-// The seccomp filter, built with libseccomp and exported as a BPF program;
-// never loaded here.
+// The seccomp filter: the rules, and the BPF program seccomp_bpf.h compiles
+// from them; never loaded here.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +9,7 @@
 #include "model.h"
 #include "plan.h"
 #include "policy_error.h"
+#include "seccomp_bpf.h"
 
 namespace openshell::policy {
 
@@ -18,6 +19,15 @@ const std::vector<std::string>& default_denied_syscalls();
 
 // True when libseccomp knows the name on the native architecture.
 bool is_known_syscall(const std::string& name);
+
+// The rules by syscall number, as build_seccomp_plan compiles them, with
+// their entries and notes (syscalls not filtered, and why).
+struct SeccompRules {
+  std::vector<SyscallRule> rules;
+  std::vector<SeccompEntry> entries;
+  std::vector<std::string> notes;
+};
+SeccompRules seccomp_rules(const Policy::Seccomp& policy);
 
 // Default action allow. Built-in denials with EPERM (argument-filtered where
 // the syscall has legitimate uses), clone3 with ENOSYS, the policy's extra

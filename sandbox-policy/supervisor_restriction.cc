@@ -1,22 +1,14 @@
 #include "supervisor_restriction.h"
 
-#include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <seccomp.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <cstring>
-#include <memory>
+#include "seccomp_bpf.h"
 
 namespace openshell::policy {
 namespace {
-
-struct CtxDeleter {
-  void operator()(void* ctx) const { seccomp_release(ctx); }
-};
 
 // Nothing the supervisor does after start-up needs these: the sandbox is
 // built (mounts, namespaces, id maps), the listeners are bound, and every
@@ -68,66 +60,33 @@ PolicyResult<SupervisorRestriction> build_supervisor_restriction(bool separate_n
   }
   for (const auto& k : r.kept) r.keep_mask |= 1ull << k.cap;
 
-  std::unique_ptr<void, CtxDeleter> ctx(seccomp_init(SCMP_ACT_ALLOW));
-  if (!ctx) return policy_error("supervisor seccomp", "seccomp_init failed");
-  if (int rc = seccomp_attr_set(ctx.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
-      rc != 0) {
-    return policy_error("supervisor seccomp", std::string("bad-arch action: ") + strerror(-rc));
-  }
-  auto add = [&](const char* name, unsigned count, const scmp_arg_cmp* conds,
-                 std::string condition) -> PolicyResult<void> {
+  std::vector<SyscallRule> rules;
+  auto add = [&](const char* name, std::vector<ArgTest> tests, std::string condition) {
     int nr = seccomp_syscall_resolve_name(name);
-    if (nr == __NR_SCMP_ERROR) {
-      r.seccomp.notes.push_back(std::string("'") + name + "' unknown to libseccomp; not filtered");
-      return {};
+    if (nr < 0) {  // unknown, or libseccomp's number for another architecture's syscall
+      r.seccomp.notes.push_back(std::string("'") + name + "' is not a syscall here; not filtered");
+      return;
     }
-    int rc = seccomp_rule_add_array(ctx.get(), SCMP_ACT_ERRNO(EPERM), nr, count, conds);
-    if (rc != 0 && rc != -EEXIST) {
-      return policy_error("supervisor seccomp",
-                          std::string("rule for ") + name + ": " + strerror(-rc));
-    }
+    rules.push_back({nr, SECCOMP_RET_ERRNO | EPERM, std::move(tests)});
     r.seccomp.entries.push_back({name, "EPERM", std::move(condition)});
-    return {};
   };
-  for (const char* name : kDenied) {
-    if (auto added = add(name, 0, nullptr, ""); !added) return std::unexpected(added.error());
-  }
-  for (uint64_t flag : kCloneNewFlags) {
-    scmp_arg_cmp cond = SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag);
-    if (auto added = add("clone", 1, &cond, "flags & CLONE_NEW*"); !added) {
-      return std::unexpected(added.error());
-    }
-  }
+  for (const char* name : kDenied) add(name, {}, "");
+  uint64_t any_new = 0;
+  for (uint64_t flag : kCloneNewFlags) any_new |= flag;
+  add("clone", {{0, Compare::kNe, 0, any_new}}, "flags & CLONE_NEW*");
   // setns: network namespaces only, and only when the sandbox has one. An
   // nstype of 0 would accept any namespace the fd names, so it is refused.
   if (separate_network) {
     // Every nstype but CLONE_NEWNET, as a pair of ranges (below, above).
-    scmp_arg_cmp below = SCMP_A1(SCMP_CMP_LT, CLONE_NEWNET);
-    scmp_arg_cmp above = SCMP_A1(SCMP_CMP_GT, CLONE_NEWNET);
-    if (auto added = add("setns", 1, &below, "nstype != CLONE_NEWNET"); !added) {
-      return std::unexpected(added.error());
-    }
-    if (auto added = add("setns", 1, &above, "nstype != CLONE_NEWNET"); !added) {
-      return std::unexpected(added.error());
-    }
-  } else if (auto added = add("setns", 0, nullptr, ""); !added) {
-    return std::unexpected(added.error());
+    add("setns", {{1, Compare::kLt, CLONE_NEWNET}}, "nstype != CLONE_NEWNET");
+    add("setns", {{1, Compare::kGt, CLONE_NEWNET}}, "nstype != CLONE_NEWNET");
+  } else {
+    add("setns", {}, "");
   }
-
-  int fd = memfd_create("supervisor-seccomp", MFD_CLOEXEC);
-  if (fd < 0) return policy_error("supervisor seccomp", std::string("memfd_create: ") + strerror(errno));
-  std::unique_ptr<int, void (*)(int*)> closer(&fd, [](int* f) { close(*f); });
-  if (int rc = seccomp_export_bpf(ctx.get(), fd); rc != 0) {
-    return policy_error("supervisor seccomp", std::string("export: ") + strerror(-rc));
-  }
-  struct stat st {};
-  if (fstat(fd, &st) != 0 || st.st_size <= 0 || st.st_size % sizeof(sock_filter) != 0) {
-    return policy_error("supervisor seccomp", "exported BPF program has a bad size");
-  }
-  r.seccomp.program.resize(static_cast<size_t>(st.st_size) / sizeof(sock_filter));
-  if (pread(fd, r.seccomp.program.data(), static_cast<size_t>(st.st_size), 0) != st.st_size) {
-    return policy_error("supervisor seccomp", "short read of the exported BPF program");
-  }
+  // Any other architecture, and x32, kills the process, as in the sandbox.
+  auto program = compile_seccomp_bpf(rules, {seccomp_arch_native(), {}, std::nullopt});
+  if (!program) return std::unexpected(program.error());
+  r.seccomp.program = std::move(*program);
   return r;
 }
 

@@ -30,6 +30,8 @@ mutants=(
   "last-attacher-takes-writer-seat|supervisor/main_process.cc|if (want_input && writer_ == nullptr) writer_ = client.get();|if (want_input) writer_ = client.get();|py integration/sandbox_ssh_test.py MainProcessAttach"
   "check-always-exits-0|supervisor/check.cc|return ok ? 0 : 1;|return ok ? 0 : 0;|gtest tests/escape/escape-tests *Check*;gtest tests/escape/view-tests View.Check*;gtest tests/hardening-tests SelfRestriction.CheckReportsIt"
   "seccomp-loads-allow-all|supervisor/seccomp.cc|return ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fprog, 0, 0) == 0;|static sock_filter allow[] = {{0x06, 0, 0, 0x7fff0000U}}; sock_fprog all{1, allow}; (void)fprog; return ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &all, 0, 0) == 0;|gtest tests/escape/escape-tests Escape.*Denied*:Seccomp/Discriminates.*"
+  "seccomp-compiler-low-word-lt-is-le|sandbox-policy/seccomp_bpf.cc|c.branch(BPF_JGE, v, F, 0);|c.branch(BPF_JGT, v, F, 0);|gtest tests/policy/policy-tests SeccompCompiler.*"
+  "seccomp-compiler-reuses-a-word-under-another-mask|sandbox-policy/seccomp_bpf.cc|bool operator==(const Held&) const = default;|bool operator==(const Held& o) const { return offset == o.offset; }|gtest tests/policy/policy-tests SeccompCompiler.*"
   "preauth-limit-never-enforced|ssh-bridge/bridge.cc|  unauthenticated.push_back(id);|  (void)0;|py ssh/bridge_test.py Refusals;py ssh/fairness_test.py"
   "preauth-per-source-limit-never-enforced|ssh-bridge/bridge.cc|while (per_source[source] >= config.max_unauthenticated_per_source) {|while (false) {|py ssh/fairness_test.py"
   "preauth-total-limit-never-enforced|ssh-bridge/bridge.cc|while (unauthenticated.size() >= config.max_unauthenticated) {|while (false) {|py ssh/fairness_test.py;py ssh/bridge_test.py Refusals"
@@ -66,7 +68,7 @@ echo "mutants: scratch tree $tree" >&2
 build=$tree/build
 targets=(supervisor/openshell-supervisor tests/integration-tests tests/hardening-tests
          tests/ssh/ssh-test-server tests/escape/escape-tests tests/escape/view-tests
-         tests/escape/probe)
+         tests/escape/probe tests/policy/policy-tests)
 
 PY=/usr/bin/python3
 SUP=$build/supervisor/openshell-supervisor

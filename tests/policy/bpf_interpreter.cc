@@ -1,5 +1,6 @@
 #include "bpf_interpreter.h"
 
+#include <cstddef>
 #include <cstring>
 
 namespace openshell::policy::testing {
@@ -13,7 +14,10 @@ seccomp_data make_seccomp_data(uint32_t arch, int nr, std::vector<uint64_t> args
 }
 
 uint32_t run_seccomp_bpf(const std::vector<sock_filter>& program, const seccomp_data& data,
-                         std::string* error) {
+                         std::string* error, BpfPath* path) {
+  BpfPath ignored;
+  if (!path) path = &ignored;
+  *path = {};
   auto fail = [&](const std::string& why, size_t pc) {
     if (error) *error = why + " at instruction " + std::to_string(pc);
     return 0u;
@@ -24,6 +28,12 @@ uint32_t run_seccomp_bpf(const std::vector<sock_filter>& program, const seccomp_
   for (size_t pc = 0; pc < program.size(); ++pc) {
     if (++steps > program.size()) return fail("loop", pc);  // classic BPF only jumps forward
     const sock_filter& f = program[pc];
+    ++path->instructions;
+    bool emulated = f.code == (BPF_LD | BPF_W | BPF_ABS)
+                        ? f.k == offsetof(seccomp_data, nr) || f.k == offsetof(seccomp_data, arch)
+                        : f.code == (BPF_RET | BPF_K) ||
+                              (BPF_CLASS(f.code) == BPF_JMP && BPF_SRC(f.code) == BPF_K);
+    if (!emulated) path->constant = false;
     switch (BPF_CLASS(f.code)) {
       case BPF_LD:
       case BPF_LDX: {
