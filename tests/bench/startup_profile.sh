@@ -6,10 +6,8 @@
 #
 #   process start    execve of the supervisor -> open of the policy file
 #                    (static initialisers, flag and environment parsing)
-#   policy           policy open -> memfd_create("seccomp-bpf")
-#                    (load, validate, compile plans, libseccomp rules)
-#   seccomp export   memfd_create -> clone of the sandbox init
-#                    (libseccomp's BPF export through the memfd)
+#   policy           policy open -> clone of the sandbox init
+#                    (load, validate, compile plans and the BPF program)
 #   mounts           clone -> pivot_root in the sandbox init
 #   id maps          pivot_root -> the init's receipt of the parent's answer
 #                    (unshare(CLONE_NEWUSER), a control round trip, the
@@ -62,8 +60,7 @@ work, runs, supervisor = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 # the previous mark.
 marks = [
     ("process start", r'openat\(AT_FDCWD, "[^"]*policy\.yaml"'),
-    ("policy", r'memfd_create\("seccomp-bpf"'),
-    ("seccomp export", r'clone\(.*CLONE_NEWPID'),
+    ("policy", r'clone\(.*CLONE_NEWPID'),
     ("mounts", r'pivot_root\('),
     ("id maps", r'(recvmsg\(3, |recvmsg resumed>)\{msg_name=NULL.*iov_base="\\32'),
     ("landlock", r'landlock_restrict_self\('),
