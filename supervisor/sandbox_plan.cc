@@ -31,6 +31,9 @@ std::map<std::string, std::string> image_symlinks() {
   DIR* root = ::opendir("/");
   if (root == nullptr) return links;
   while (dirent* entry = ::readdir(root)) {
+    // d_type spares a readlink per directory (DT_UNKNOWN: the file system
+    // does not say; ask).
+    if (entry->d_type != DT_LNK && entry->d_type != DT_UNKNOWN) continue;
     std::string path = std::string("/") + entry->d_name;
     char text[4096];
     ssize_t n = ::readlink(path.c_str(), text, sizeof text - 1);
@@ -48,6 +51,7 @@ void char_devices(const std::string& dir, const std::string& prefix,
   while (dirent* entry = ::readdir(d)) {
     std::string name = entry->d_name;
     if (!name.starts_with(prefix) || name == "." || name == "..") continue;
+    if (entry->d_type != DT_CHR && entry->d_type != DT_UNKNOWN) continue;
     struct stat st {};
     std::string path = dir + "/" + name;
     if (::lstat(path.c_str(), &st) == 0 && S_ISCHR(st.st_mode)) out.push_back(path);
