@@ -12,26 +12,21 @@
 #   - policy parsing and validation (yaml-cpp, protobuf, the policy
 #     library) give, byte for byte, the amd64 binary's diagnostics and exit
 #     status on invalid policies;
-#   - `check` with a valid policy reaches the seccomp compile, and fails
-#     there exactly as qemu-user makes it fail (below).
+#   - `check` with a valid policy gets through loading and compiling it
+#     (the seccomp program included) and reports every layer unavailable,
+#     exactly as qemu-user makes it (below).
 #
 # What it does not prove: that any layer is enforced on arm64. qemu-user
-# translates the guest's system calls into the host's; it does not emulate
-# seccomp(2) (a filter would apply to qemu's own x86-64 calls, so it
-# answers ENOSYS), and libseccomp 2.5 asks the kernel, through seccomp(2),
-# whether SCMP_ACT_KILL_PROCESS is available before it accepts it as the
-# bad-arch action (sys_chk_seccomp_action). So `check` (and
-# `validate-policy`) stop at compiling the policy's filter, with exit
-# status 2, before any namespace, Landlock or seccomp step: on qemu-user no
-# layer can be reported, let alone enforced. The test asserts that exact
-# failure and that qemu's trace shows the ENOSYS behind it; should a
-# qemu-user ever pass seccomp(2) on, the assertion fails and says so, and
-# this test should then assert the layers `check` prints. Past that
-# point there is nothing to enforce either (tried with libseccomp's probe
-# answered by seccomp_api_set(3)): qemu-user 7.2 refuses clone() with
-# namespace flags (EINVAL) and knows no Landlock call (ABI 0), so `check`
-# prints every layer "unavailable". Enforcement on arm64 needs an arm64
-# kernel (a node or qemu-system), not this test.
+# translates the guest's system calls into the host's; it refuses clone()
+# with namespace flags (EINVAL), does not emulate seccomp(2) (a filter
+# would apply to qemu's own x86-64 calls, so it answers ENOSYS) and knows
+# no Landlock call (ABI 0). So `check` finds no sandbox to probe: it
+# prints every layer "unavailable" with clone's error and exits 1, as it
+# would on a node whose kernel refused the namespaces. The test asserts
+# that and that qemu's trace shows the EINVAL behind it; should a
+# qemu-user ever create the namespaces, the assertion fails and says so,
+# and this test should then assert the layers `check` prints. Enforcement
+# on arm64 needs an arm64 kernel (a node or qemu-system), not this test.
 # `copy-self` is not run either: it execs the copy to check it, and the
 # host kernel cannot exec an arm64 file without a binfmt_misc handler.
 #
@@ -134,7 +129,7 @@ else
 fi
 
 # ------------------------------------------------------- policy validation --
-# Each invalid policy is refused by the loader, before the seccomp compile,
+# Each invalid policy is refused by the loader, before any sandbox is made,
 # so qemu-user changes nothing: the diagnostics must be the amd64 ones.
 cd "$work"
 printf 'version: 1\nbogus_field: 3\n' >unknown-key.yaml
@@ -165,24 +160,26 @@ else
     bad "the check policy is valid for the amd64 binary" "$(result)"
 fi
 # As root, as in a container; see the header for why this is the outcome.
-expected="openshell-supervisor: policy.yaml: seccomp: cannot set bad-arch action: Invalid argument"
 capture env -i OPENSHELL_WORKDIR="$work/sandbox" "$qemu" "$arm64" check --policy policy.yaml
-if [ "$(cat "$work/rc")" = 2 ] && [ ! -s "$work/out" ] && [ "$(cat "$work/err")" = "$expected" ]; then
-    ok "check under qemu: stops at the seccomp compile (qemu-user has no seccomp)"
+unavailable=$(grep -cE '^(user-ns|mount-ns|pid-ns|ipc/uts-ns|network|capabilities|no_new_privs|landlock|seccomp) +unavailable \(' "$work/out")
+if [ "$(cat "$work/rc")" = 1 ] && [ "$unavailable" = 9 ] && [ ! -s "$work/err" ] &&
+    ! grep -qE '^[a-z/_-]+ +enforced' "$work/out" &&
+    grep -q '^result  *NOT every layer the policy asks for is enforced$' "$work/out"; then
+    ok "check under qemu: every layer unavailable, exit 1 (qemu-user makes no namespace)"
 else
-    bad "check under qemu: stops at the seccomp compile (qemu-user has no seccomp)" \
-        "expected exit 2, no stdout, stderr: $expected" "got:" "$(result)"
+    bad "check under qemu: every layer unavailable, exit 1 (qemu-user makes no namespace)" \
+        "expected exit 1, nine layers unavailable, the NOT result line, no stderr" "got:" "$(result)"
 fi
-# The cause, from qemu's own trace: libseccomp's seccomp(2) probe gets
-# ENOSYS. If this fails, qemu now passes seccomp on: assert the layers.
+# The cause, from qemu's own trace: the clone that makes the namespaces
+# gets EINVAL. If this fails, qemu now makes them: assert the layers.
 env -i OPENSHELL_WORKDIR="$work/sandbox" "$qemu" -strace "$arm64" check --policy policy.yaml \
     >/dev/null 2>"$work/trace"
-if grep -Eq '^[0-9]+ seccomp\(.*\) = -1 errno=38 \(Function not implemented\)$' "$work/trace"; then
-    ok "qemu trace: seccomp(2) answers ENOSYS, the cause of check's exit"
+if grep -Eq '^[0-9]+ clone\(CLONE_NEWNS\|.*\) = -1 errno=22 \(Invalid argument\)$' "$work/trace"; then
+    ok "qemu trace: clone() with namespace flags answers EINVAL, the cause of check's result"
 else
-    bad "qemu trace: seccomp(2) answers ENOSYS, the cause of check's exit" \
-        "no ENOSYS seccomp call in the trace: does this qemu-user emulate seccomp now?" \
-        "$(grep -E 'seccomp|prctl' "$work/trace" | head -n 5)"
+    bad "qemu trace: clone() with namespace flags answers EINVAL, the cause of check's result" \
+        "no EINVAL clone in the trace: does this qemu-user make namespaces now?" \
+        "$(grep -E 'clone|unshare' "$work/trace" | head -n 5)"
 fi
 
 echo "1..$n"
