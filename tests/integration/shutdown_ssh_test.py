@@ -210,8 +210,27 @@ class ControlChannel(unittest.TestCase):
         self.addCleanup(transport.close)
         channel = transport.open_session(timeout=10)
         channel.settimeout(30)
-        channel.exec_command('trap "" USR1; echo ready; exec sleep 600')
-        self.assertEqual(channel.makefile().readline(), "ready\n")
+        # "ready" can reach the client before the init's report that the
+        # process started reaches the supervisor (the output does not pass
+        # through the init), and a signal for a process not yet started
+        # waits in the bridge, never in the control queue. A signal the
+        # process answers proves the supervisor has it as started.
+        channel.exec_command('trap "" USR1; trap "echo started; exec sleep 600" USR2; '
+                             'echo ready; while :; do sleep 0.1; done')
+        output = channel.makefile()
+        self.assertEqual(output.readline(), "ready\n")
+
+        def signal_request(name):
+            m = Message()
+            m.add_byte(bytes([98]))  # SSH_MSG_CHANNEL_REQUEST, RFC 4254 6.9
+            m.add_int(channel.remote_chanid)
+            m.add_string("signal")
+            m.add_boolean(False)
+            m.add_string(name)
+            transport._send_user_message(m)
+
+        signal_request("USR2")
+        self.assertEqual(output.readline(), "started\n")
         # The supervisor's only child is the sandbox init; stopped, it reads
         # nothing more, so every signal request below is a control message
         # the supervisor must keep (the socket's buffer, then its queue).
@@ -224,14 +243,8 @@ class ControlChannel(unittest.TestCase):
         for _ in range(20000):
             if sup.proc.poll() is not None:
                 break
-            m = Message()
-            m.add_byte(bytes([98]))  # SSH_MSG_CHANNEL_REQUEST, RFC 4254 6.9
-            m.add_int(channel.remote_chanid)
-            m.add_string("signal")
-            m.add_boolean(False)
-            m.add_string("USR1")
             try:
-                transport._send_user_message(m)
+                signal_request("USR1")
             except (EOFError, OSError, paramiko.SSHException):
                 break
         code = sup.proc.wait(timeout=60)
