@@ -1,25 +1,32 @@
 """Start-up steps from perf's scheduler tracepoints (tests/bench/startup_profile.sh).
 
 Reads `perf script -F pid,time,event,trace` of sched_process_exec, _fork and
-_exit over runs of `openshell-supervisor ... -- /bin/true`; prints each
-step's median and minimum.
+_exit over alternating runs of `SANDBOX ... /bin/true`, one run at a time,
+for each sandbox binary named on the command line (the supervisor, then
+bubblewrap as the anchor); prints each step's median per binary, and the
+ratio of the first binary's to the second's. Both have the same shape: the
+binary forks its init into the new namespaces, the init forks the main
+process, which execs /bin/true.
 """
+import os
 import re
 import statistics
 import sys
 
-supervisor = sys.argv[1]
+binaries = sys.argv[1:]
 steps = ["exec to the init's fork", "to the init's fork of the child", "child's fork to exec",
          "/bin/true", "tear-down"]
-values = {s: [] for s in steps + ["total"]}
+values = {b: {s: [] for s in steps + ["exec to the main process running", "total"]}
+          for b in binaries}
 run = None
 for line in sys.stdin:
     m = re.match(r"\s*(\d+)\s+([\d.]+):\s+sched:(\w+):\s*(.*)", line)
     if not m:
         continue
     pid, t, event, rest = int(m.group(1)), float(m.group(2)), m.group(3), m.group(4)
-    if event == "sched_process_exec" and "filename=" + supervisor in rest:
-        run = {"pid": pid, "exec": t}
+    started = [b for b in binaries if event == "sched_process_exec" and "filename=" + b in rest]
+    if started:
+        run = {"binary": started[0], "pid": pid, "exec": t}
     elif run is None:
         continue
     elif event == "sched_process_fork":
@@ -35,13 +42,25 @@ for line in sys.stdin:
     elif event == "sched_process_exit" and pid == run["pid"]:
         marks = [run.get(k) for k in ("exec", "init", "child", "true", "true_exit")] + [t]
         if None not in marks:
+            v = values[run["binary"]]
             for name, a, b in zip(steps, marks, marks[1:]):
-                values[name].append((b - a) * 1000)
-            values["total"].append((t - run["exec"]) * 1000)
+                v[name].append((b - a) * 1000)
+            v["exec to the main process running"].append((run["true"] - run["exec"]) * 1000)
+            v["total"].append((t - run["exec"]) * 1000)
         run = None
-print("%-34s %10s %10s" % ("step", "median ms", "min ms"))
-for name, v in values.items():
-    if v:
-        if name == "total":
-            print("-" * 56)
-        print("%-34s %10.2f %10.2f" % (name, statistics.median(v), min(v)))
+
+names = [os.path.basename(b) for b in binaries]
+header = "%-34s" % "step (medians, ms)" + "".join("%22s" % n[:22] for n in names)
+if len(binaries) == 2:
+    header += "%8s" % "ratio"
+print(header)
+for step in steps + ["exec to the main process running", "total"]:
+    medians = [statistics.median(values[b][step]) if values[b][step] else float("nan")
+               for b in binaries]
+    if step == "exec to the main process running":
+        print("-" * len(header))
+    row = "%-34s" % step + "".join("%22.2f" % x for x in medians)
+    if len(binaries) == 2 and medians[1] > 0:
+        row += "%7.2fx" % (medians[0] / medians[1])
+    print(row)
+print("runs: " + ", ".join("%s %d" % (n, len(values[b]["total"])) for n, b in zip(names, binaries)))

@@ -114,15 +114,21 @@ echo
 # the sandbox init (after the policy load and compile, with the new
 # namespaces made by that clone), the init's fork of the main process (after
 # the mounts, id maps and Landlock, and the spawn request), the main
-# process's exec and exit, and the supervisor's exit.
+# process's exec and exit, and the supervisor's exit. bubblewrap has the
+# same shape (it forks its init into the namespaces, which forks the
+# command) and runs alternately in the same recording, as the anchor.
 events=$(command -v perf >/dev/null && perf list 2>/dev/null || true)
 if [[ $events == *sched:sched_process_fork* ]]; then
-  echo "== $runs runs under perf's scheduler tracepoints (sched_process_exec, _fork, _exit)"
+  bwrap=$(command -v bwrap)  # by path: the exec event names the file
+  bwrap_cmd=(env -i "$bwrap" --unshare-all --die-with-parent --cap-drop ALL --ro-bind / / --proc /proc --dev /dev /bin/true)
+  echo "== $runs runs of each, alternating, under perf's scheduler tracepoints (sched_process_exec, _fork, _exit)"
+  echo "bubblewrap: ${bwrap_cmd[*]}"
   perf record -q -a -o "$work/sched.data" \
     -e sched:sched_process_exec -e sched:sched_process_fork -e sched:sched_process_exit \
-    -- bash -c 'for _ in $(seq "$1"); do "${@:2}"; done' sh "$runs" "${ours[@]}" 2>/dev/null
+    -- bash -c 'for _ in $(seq "$1"); do "${@:3:$2}"; "${@:$(($2 + 3))}"; done' \
+    sh "$runs" "${#ours[@]}" "${ours[@]}" "${bwrap_cmd[@]}" 2>/dev/null
   perf script -i "$work/sched.data" -F pid,time,event,trace 2>/dev/null |
-    python3 tests/bench/sched_timeline.py "$supervisor"
+    python3 tests/bench/sched_timeline.py "$supervisor" "$bwrap"
   echo
 else
   echo "(no perf with scheduler tracepoints here: Debian's linux-perf gives the untraced table)"
