@@ -155,8 +155,8 @@ Constant emit_test(RuleCode& c, const ArgTest& t) {
     return Constant::kNo;
   }
   // Both halves: the high one decides unless it equals vhi.
-  size_t low_length = 1 + (mlo != ~0u ? 2 : 1);  // the accumulator holds the high half there
   c.load(hi, mhi);
+  size_t low_length = c.load_length(lo, mlo) + 1;  // the low load and its test
   switch (t.compare) {
     case Compare::kEq:
       c.branch(BPF_JEQ, vhi, 0, F);
