@@ -20,10 +20,6 @@
 namespace openshell::policy {
 namespace {
 
-// clone(2) namespace flags. CLONE_NEWTIME (0x80) shares its bit with the
-// exit signal in clone(), so it is only checked for unshare(2).
-constexpr uint64_t kCloneNewFlags[] = {CLONE_NEWNS,   CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC,
-                                       CLONE_NEWUSER, CLONE_NEWPID,    CLONE_NEWNET};
 constexpr uint64_t kCloneNewTime = 0x00000080;  // CLONE_NEWTIME, linux/sched.h (5.6)
 
 // 32-bit arguments (int, unsigned int) are compared on their low 32 bits
@@ -128,15 +124,14 @@ std::vector<Rule> builtin_rules() {
   // capability set over new mounts and network stacks (user_namespaces(7)).
   // Threads and fork (CLONE_VM, SIGCHLD, ...) stay allowed.
   // One test for all the flags: (flags & any of them) != 0.
-  uint64_t any_new = 0;
-  for (uint64_t flag : kCloneNewFlags) any_new |= flag;
-  rules.push_back(
-      {"clone", EPERM, {any_flag(0, any_new)}, "flags & CLONE_NEW* (" + hex(any_new) + ")"});
-  uint64_t any_new_or_time = any_new | kCloneNewTime;
+  rules.push_back({"clone",
+                   EPERM,
+                   {any_flag(0, kCloneNewNamespaces)},
+                   "flags & CLONE_NEW* (" + hex(kCloneNewNamespaces) + ")"});
   rules.push_back({"unshare",
                    EPERM,
-                   {any_flag(0, any_new_or_time)},
-                   "flags & CLONE_NEW* (" + hex(any_new_or_time) + ")"});
+                   {any_flag(0, kCloneNewNamespaces | kCloneNewTime)},
+                   "flags & CLONE_NEW* (" + hex(kCloneNewNamespaces | kCloneNewTime) + ")"});
 
   // Socket families: an allow-list. AF_UNIX, AF_INET, AF_INET6 and
   // AF_NETLINK with NETLINK_ROUTE, which `ip addr` and

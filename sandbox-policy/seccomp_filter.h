@@ -2,6 +2,8 @@
 // from them; never loaded here.
 #pragma once
 
+#include <sched.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -12,6 +14,14 @@
 #include "seccomp_bpf.h"
 
 namespace openshell::policy {
+
+// clone(2) flags that make a namespace, denied to the sandbox and to the
+// supervisor after start-up alike; threads and fork stay allowed.
+// CLONE_NEWTIME (0x80) shares its bit with the exit signal in clone(), so
+// only unshare(2) checks it.
+inline constexpr uint64_t kCloneNewNamespaces = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS |
+                                                CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID |
+                                                CLONE_NEWNET;
 
 // The built-in deny list by syscall name (rules with argument filters are
 // listed once per syscall). unsafe_allow may name only these.

@@ -6,6 +6,7 @@
 #include <seccomp.h>
 
 #include "seccomp_bpf.h"
+#include "seccomp_filter.h"
 
 namespace openshell::policy {
 namespace {
@@ -33,10 +34,6 @@ constexpr const char* kDenied[] = {
     "open_by_handle_at", "name_to_handle_at",
     // kernel keyrings are not namespaced
     "keyctl", "add_key", "request_key"};
-
-// clone(2) flags that make a namespace; threads and fork stay allowed.
-constexpr uint64_t kCloneNewFlags[] = {CLONE_NEWNS,   CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC,
-                                       CLONE_NEWUSER, CLONE_NEWPID,    CLONE_NEWNET};
 
 }  // namespace
 
@@ -71,9 +68,7 @@ PolicyResult<SupervisorRestriction> build_supervisor_restriction(bool separate_n
     r.seccomp.entries.push_back({name, "EPERM", std::move(condition)});
   };
   for (const char* name : kDenied) add(name, {}, "");
-  uint64_t any_new = 0;
-  for (uint64_t flag : kCloneNewFlags) any_new |= flag;
-  add("clone", {{0, Compare::kNe, 0, any_new}}, "flags & CLONE_NEW*");
+  add("clone", {{0, Compare::kNe, 0, kCloneNewNamespaces}}, "flags & CLONE_NEW*");
   // setns: network namespaces only, and only when the sandbox has one. An
   // nstype of 0 would accept any namespace the fd names, so it is refused.
   if (separate_network) {
