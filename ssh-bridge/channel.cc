@@ -101,8 +101,12 @@ void Channel::pump_final() {
   for (int round = 0; round < 8 && !finished_; ++round) pump();
 }
 
+bool Channel::write_waits() const {
+  return !final_ &&
+         (ssh_get_poll_flags(ssh_channel_get_session(channel_.get())) & SSH_WRITE_PENDING) != 0;
+}
+
 Channel::Drain Channel::drain(LoopFd& fd, bool to_stderr) {
-  ssh_session session = ssh_channel_get_session(channel_.get());
   std::string& carry = carry_[to_stderr ? 1 : 0];
   if (!carry.empty()) {
     int written = write_channel(channel_.get(), carry.data(), carry.size(), to_stderr);
@@ -113,9 +117,7 @@ Channel::Drain Channel::drain(LoopFd& fd, bool to_stderr) {
   if (!fd.is_open()) return Drain::eof;
   char buf[64 * 1024];
   for (int rounds = 0; rounds < 16; ++rounds) {
-    // Stop while libssh still holds unsent bytes: the socket's writability
-    // wakes the connection, which pumps again.
-    if (!final_ && (ssh_get_poll_flags(session) & SSH_WRITE_PENDING)) return Drain::waiting;
+    if (write_waits()) return Drain::waiting;
     std::size_t window = ssh_channel_window_size(channel_.get());
     if (window == 0) return Drain::waiting;  // the peer's WINDOW_ADJUST pumps again
     ssize_t n = ::read(fd.get(), buf, std::min(window, sizeof buf));

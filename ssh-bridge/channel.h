@@ -63,6 +63,10 @@ class Channel : public std::enable_shared_from_this<Channel> {
   bool drain_eagain_is_eof_ = false;
   // Set by pump_final(): libssh's unsent bytes do not hold back reading.
   bool final_ = false;
+  // libssh still holds unsent bytes, so more output waits for the socket's
+  // writability to wake the connection; never in the final pump, where no
+  // loop would wake it (Bridge::stop flushes after it).
+  bool write_waits() const;
   // Bytes read but not yet taken by libssh, which accepts nothing while a
   // key re-exchange runs (RFC 4253 §9); sent before anything newer.
   std::string carry_[2];

@@ -452,12 +452,11 @@ void SessionChannel::pump_process() {
 
 void SessionChannel::pump_attach() {
   ssh_channel ch = raw();
-  ssh_session session = ssh_channel_get_session(ch);
   if (!notice_.empty() && ssh_channel_window_size(ch) >= notice_.size()) {
     ssh_channel_write_stderr(ch, notice_.data(), static_cast<uint32_t>(notice_.size()));
     notice_.clear();
   }
-  while (!from_main_.empty() && !(ssh_get_poll_flags(session) & SSH_WRITE_PENDING)) {
+  while (!from_main_.empty() && !write_waits()) {
     std::size_t n =
         std::min<std::size_t>({from_main_.size(), ssh_channel_window_size(ch), 64 * 1024});
     if (n == 0) break;
