@@ -341,6 +341,16 @@ void Bridge::stop(std::chrono::milliseconds flush) {
       ssh_blocking_flush(connection->session(), static_cast<int>(left.count()));
     }
   }
+  // OpenSSH's client exits once its last channel is closed, with the
+  // exit-status it got; a DISCONNECT read in the same batch as the close
+  // makes it exit 255 instead. A client whose channels were all closed
+  // above gets what is left of `flush` to hang up first.
+  for (auto& connection : connections) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    if (connection->authenticated()) connection->await_hangup(left);
+  }
   // Synchronously: the caller may stop the loop right after, and every
   // session's processes must have had their SIGHUP by then.
   for (auto& connection : connections) {

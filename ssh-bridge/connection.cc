@@ -254,6 +254,15 @@ void Connection::pump_final() {
   }
 }
 
+void Connection::await_hangup(std::chrono::milliseconds timeout) {
+  if (channels_.empty() || closed_) return;
+  for (const auto& channel : channels_) {
+    if (!channel->finished()) return;
+  }
+  pollfd p{socket_.native_handle(), POLLRDHUP, 0};
+  ::poll(&p, 1, static_cast<int>(timeout.count()));
+}
+
 void Connection::arm() {
   if (closing_) return;
   if (!read_armed_) {

@@ -10,6 +10,7 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,6 +40,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // The loop has stopped: every channel moves its last output and status
   // into libssh (Channel::pump_final) for the flush that follows.
   void pump_final();
+  // After pump_final() closed every channel the client had, waits up to
+  // `timeout` for the client to hang up (RDHUP on the socket); does not
+  // wait for a client that had no channel.
+  void await_hangup(std::chrono::milliseconds timeout);
 
   bool authenticated() const { return authenticated_; }
   bool key_exchange_done() const { return kex_done_; }
