@@ -1,8 +1,10 @@
-// The child between fork and exec, run by the sandbox init for every
-// process it starts. Everything is prepared before fork (argv, envp, the
-// exec candidates); after fork only async-signal-safe calls run, and a
-// failure comes back to the parent as a fixed {stage, errno} record on a
-// close-on-exec pipe: end of file means the exec happened.
+// The child between clone and exec, run by the sandbox init for every
+// process it starts. The child shares the init's memory until its exec
+// (CLONE_VM | CLONE_VFORK, spawn_child.cc). Everything is prepared before
+// the clone (argv, envp, the exec candidates); in the child only
+// async-signal-safe calls run, and a failure comes back to the parent as
+// a fixed {stage, errno} record on a close-on-exec pipe: end of file means
+// the exec happened.
 #pragma once
 
 #include <sys/types.h>
@@ -38,7 +40,7 @@ struct PreparedSpawn {
 Result<PreparedSpawn> prepare_spawn(const control::SpawnRequest& request,
                                     const std::vector<int>& fds);
 
-// Forks and runs the child steps. Returns the child's pid once it has
+// Clones the child and runs its steps. Returns the child's pid once it has
 // exec'd, or the {stage, errno} it failed with (the child is then reaped).
 Result<pid_t> fork_and_exec(const PreparedSpawn& spawn, const ProcessRestrictions* restrictions);
 
