@@ -19,6 +19,7 @@
 #include "sandbox_plan.h"
 #include "self_restrict.h"
 #include "session_launcher.h"
+#include "startup_cpu.h"
 #include "startup_error.h"
 #include "terminal.h"
 #include "userns.h"
@@ -168,6 +169,7 @@ int run_supervisor(const Config& config) {
   // copies only the calling thread).
   SandboxSpec spec;
   spec.plan = &loaded->plan;
+  startup_cpu::pin();
   auto sandbox = Sandbox::create(spec);
   if (!sandbox) {
     die_at(is_setup_failure(sandbox.error()) ? Stage::sandbox_setup : Stage::sandbox,
@@ -210,6 +212,7 @@ int run_supervisor(const Config& config) {
         die_at(stage_of_spawn_failure(error), "main process " + command + ": " + error.message());
       },
       [&](int status) { pid1.main_exited(status); });
+  startup_cpu::release();
 
   // Start-up is over: the sandbox, listeners and sockets exist. From here
   // the supervisor keeps only what it still needs (self_restrict.h).

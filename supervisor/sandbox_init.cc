@@ -21,6 +21,7 @@
 #include "network.h"
 #include "restrict.h"
 #include "spawn_child.h"
+#include "startup_cpu.h"
 #include "userns.h"
 
 namespace openshell {
@@ -189,6 +190,10 @@ class Init {
       failed->set_err(pid.error().err);
     }
     if (!control::send_message(control_.get(), reply)) _exit(1);
+    if (!cpus_released_) {
+      startup_cpu::release();  // start-up is over for the init
+      cpus_released_ = true;
+    }
   }
 
   void signal(const control::SignalRequest& request) {
@@ -227,6 +232,7 @@ class Init {
   const policy::SandboxPlan* plan_;
   ProcessRestrictions restrictions_;
   std::map<pid_t, uint64_t> children_;
+  bool cpus_released_ = false;
 };
 
 }  // namespace

@@ -264,6 +264,31 @@ TEST_F(Hardening, MemoryAdviceOnASiblingIsDenied) {
   EXPECT_TRUE(Reports(unsandboxed("process_madvise_sibling"), "errno EINVAL")) << "control";
 }
 
+// --- Start-up on one CPU -------------------------------------------------------
+
+// The supervisor runs its start-up pinned to one CPU and the init and the
+// child inherit that (supervisor/startup_cpu.h); the main process and the
+// init must end with every CPU the supervisor was given.
+TEST_F(Hardening, TheMainProcessAndTheInitGetEveryCpuBack) {
+  cpu_set_t given;
+  ASSERT_EQ(::sched_getaffinity(0, sizeof given, &given), 0);
+  if (CPU_COUNT(&given) < 2) GTEST_SKIP() << "one CPU: the start-up has nothing to pin";
+  std::string expected;  // as the kernel prints a list: 0-3,6
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (!CPU_ISSET(cpu, &given)) continue;
+    int last = cpu;
+    while (last + 1 < CPU_SETSIZE && CPU_ISSET(last + 1, &given)) ++last;
+    if (!expected.empty()) expected += ",";
+    expected += std::to_string(cpu);
+    if (last != cpu) expected += "-" + std::to_string(last);
+    cpu = last;
+  }
+  auto report = probe("cpus");
+  ASSERT_TRUE(Reports(report, "ok"));
+  EXPECT_EQ(report.field("self"), expected) << report;
+  EXPECT_EQ(report.field("init"), expected) << report;
+}
+
 // --- capabilities.unsafe_keep -------------------------------------------------
 
 // The probe is an ordinary binary exec'd by a non-root uid: a kept

@@ -702,6 +702,28 @@ Outcome read_bytes(const char* path, long count) {
 }
 
 // What CUDA does to name its threads: pthread_setname_np on another thread,
+// The CPUs this process and the sandbox init may run on (Cpus_allowed_list
+// in /proc/PID/status). The init gives back the CPUs it was pinned to
+// just after this process's exec (supervisor/startup_cpu.h): its list is
+// read again until it matches this process's, for up to 5 s.
+std::string cpus_allowed(const char* status_path) {
+  std::string text = read_text(status_path, 16384);
+  auto at = text.find("\nCpus_allowed_list:");
+  if (at == std::string::npos) return "<none>";
+  at = text.find_first_not_of(" \t", at + 20);
+  return text.substr(at, text.find('\n', at) - at);
+}
+
+Outcome cpus() {
+  std::string own = cpus_allowed("/proc/self/status");
+  std::string init = cpus_allowed("/proc/1/status");
+  for (int i = 0; i < 500 && init != own; ++i) {
+    ::usleep(10'000);
+    init = cpus_allowed("/proc/1/status");
+  }
+  return ok("self=" + own + " init=" + init);
+}
+
 // which glibc does by writing /proc/self/task/<tid>/comm (O_RDWR, no
 // truncate); the name read back from there.
 Outcome thread_name() {
@@ -864,6 +886,7 @@ const Attempt kAttempts[] = {
     {"read_bytes", 2, [](char** a) { return read_bytes(a[0], std::atol(a[1])); }},
     {"open_rw", 1, [](char** a) { return open_rw(a[0]); }},
     {"thread_name", 0, [](char**) { return thread_name(); }},
+    {"cpus", 0, [](char**) { return cpus(); }},
     {"new_pty", 0, [](char**) { return new_pty(); }},
     {"mount_mode", 1, [](char** a) { return mount_mode(a[0]); }},
     {"file_type", 1, [](char** a) { return file_type(a[0]); }},
