@@ -134,20 +134,19 @@ roundtrip() {  # average seconds of `ssh host true`
   python3 -c "print(f'{($end-$start)/$ROUNDS*1000:.1f}')"
 }
 
-download() {  # MB/s of 1 GiB through an exec channel, server to client
-  local port=$1 start end
-  start=$(now)
-  "${SSH[@]}" -c aes128-gcm@openssh.com -p "$port" 127.0.0.1 'head -c 1G /dev/zero' >/dev/null
-  end=$(now)
-  python3 -c "print(f'{1024/($end-$start):.0f}')"
-}
-
-upload() {  # MB/s of 1 GiB through an exec channel, client to server
-  local port=$1 start end
-  start=$(now)
-  head -c 1G /dev/zero | "${SSH[@]}" -c aes128-gcm@openssh.com -p "$port" 127.0.0.1 'cat >/dev/null'
-  end=$(now)
-  python3 -c "print(f'{1024/($end-$start):.0f}')"
+# The OpenSSH client decrypts (or encrypts) every byte on the same machine:
+# at 100 % of one CPU it, not the server, sets the rate, and no server can
+# go faster. Its CPU share is printed beside each rate.
+transfer() {  # "MB/s client-CPU-%" of 1 GiB; $1 = port, $2 = download or upload
+  local port=$1 times
+  if [ "$2" = download ]; then
+    times=$( { TIMEFORMAT='%R %U %S'; time "${SSH[@]}" -c aes128-gcm@openssh.com -p "$port" \
+               127.0.0.1 'head -c 1G /dev/zero' >/dev/null 2>/dev/null; } 2>&1 )
+  else
+    times=$(head -c 1G /dev/zero | { TIMEFORMAT='%R %U %S'; time "${SSH[@]}" \
+               -c aes128-gcm@openssh.com -p "$port" 127.0.0.1 'cat >/dev/null' 2>/dev/null; } 2>&1 )
+  fi
+  python3 -c "r, u, s = map(float, '$times'.split()); print(f'{1024 / r:.0f} {100 * (u + s) / r:.0f}')"
 }
 
 kib() { awk '/^'"$2"':/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
@@ -214,7 +213,11 @@ echo "(bridge: one process; sshd: the listener plus the two processes it forks p
 echo " the sessions' own 'sleep' processes are counted for neither)"
 b_rt=$(roundtrip "$BRIDGE_PORT"); s_rt=$(roundtrip "$SSHD_PORT")
 echo "ssh host true, mean of $ROUNDS:   bridge ${b_rt} ms   sshd ${s_rt} ms   ratio $(ratio "$b_rt" "$s_rt")x (lower is better)"
-b_dl=$(download "$BRIDGE_PORT"); s_dl=$(download "$SSHD_PORT")
+read -r b_dl b_dlc < <(transfer "$BRIDGE_PORT" download)
+read -r s_dl s_dlc < <(transfer "$SSHD_PORT" download)
 echo "1 GiB download, aes128-gcm:   bridge ${b_dl} MB/s   sshd ${s_dl} MB/s   ratio $(ratio "$b_dl" "$s_dl")x (higher is better)"
-b_ul=$(upload "$BRIDGE_PORT"); s_ul=$(upload "$SSHD_PORT")
+echo "   the ssh client's CPU meanwhile: ${b_dlc} % with the bridge, ${s_dlc} % with sshd"
+read -r b_ul b_ulc < <(transfer "$BRIDGE_PORT" upload)
+read -r s_ul s_ulc < <(transfer "$SSHD_PORT" upload)
 echo "1 GiB upload, aes128-gcm:     bridge ${b_ul} MB/s   sshd ${s_ul} MB/s   ratio $(ratio "$b_ul" "$s_ul")x (higher is better)"
+echo "   the ssh client's CPU meanwhile: ${b_ulc} % with the bridge, ${s_ulc} % with sshd"

@@ -15,7 +15,7 @@
 #   landlock         -> landlock_restrict_self
 #   spawn request    -> the init's receipt of the SpawnRequest (a report
 #                    and a request, one more round trip)
-#   spawn child      -> execve("/bin/true") (fork, identity, capabilities,
+#   spawn child      -> execve("/bin/true") (clone, identity, capabilities,
 #                    no_new_privs, seccomp in the child)
 #   /bin/true        -> its exit
 #   tear-down        -> the supervisor's exit
@@ -129,6 +129,36 @@ if [[ $events == *sched:sched_process_fork* ]]; then
     sh "$runs" "${#ours[@]}" "${ours[@]}" "${bwrap_cmd[@]}" 2>/dev/null
   perf script -i "$work/sched.data" -F pid,time,event,trace 2>/dev/null |
     python3 tests/bench/sched_timeline.py "$supervisor" "$bwrap"
+  echo
+  # Page faults: on a VM each costs the guest's fault path and often an
+  # exit to the host; where start-up time goes that strace does not show.
+  # The cost of one fault on this machine is printed beside the counts.
+  echo "== page faults and CPU time, whole process tree ($runs runs of each): perf stat -e page-faults,task-clock"
+  for label in supervisor bubblewrap; do
+    if [ "$label" = supervisor ]; then cmd=("${ours[@]}"); else cmd=("${bwrap_cmd[@]}"); fi
+    perf stat -x, -r "$runs" -e page-faults,task-clock -- "${cmd[@]}" 2>&1 >/dev/null |
+      awk -F, -v l="$label" '$3 == "page-faults" { f = $1 } $3 == "task-clock" { t = $1 }
+        END { printf "%-11s %6d page faults  %6.2f ms CPU\n", l, f, t }'
+  done
+  python3 - <<'FAULTS'
+import mmap, os, time
+pages = 2000
+def touch(m):
+    t = time.perf_counter()
+    for i in range(pages):
+        m[i * 4096] = 1
+    return (time.perf_counter() - t) / pages * 1e6
+m = mmap.mmap(-1, pages * 4096)
+first = touch(m)
+r, w = os.pipe()
+if os.fork() == 0:
+    os.write(w, b"%.1f" % touch(m))
+    os._exit(0)
+os.wait()
+again = touch(m)
+print("one fault here: first touch of a page %.1f us, copy-on-write after fork %s us; "
+      "a touch without a fault %.1f us" % (first, os.read(r, 32).decode(), again))
+FAULTS
   echo
 else
   echo "(no perf with scheduler tracepoints here: Debian's linux-perf gives the untraced table)"
