@@ -206,9 +206,8 @@ Result<pid_t> fork_and_exec(const PreparedSpawn& spawn, const ProcessRestriction
   // waited for the exec before too, on the error pipe. The child runs only
   // the async-signal-safe steps above, on its own stack, and writes nothing
   // the init reads (errno aside): its failure record goes through the
-  // pipe. Every signal
-  // is blocked across the clone, so that none is handled in the child
-  // before its dispositions are reset.
+  // pipe. Every signal is blocked across the clone, so that none is
+  // handled in the child before its dispositions are reset.
   sigset_t all, saved;
   sigfillset(&all);
   ::sigprocmask(SIG_SETMASK, &all, &saved);

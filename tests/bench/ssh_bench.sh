@@ -137,15 +137,10 @@ roundtrip() {  # average seconds of `ssh host true`
 # The OpenSSH client decrypts (or encrypts) every byte on the same machine:
 # at 100 % of one CPU it, not the server, sets the rate, and no server can
 # go faster. Its CPU share is printed beside each rate.
-transfer() {  # "MB/s client-CPU-%" of 1 GiB; $1 = port, $2 = download or upload
-  local port=$1 times
-  if [ "$2" = download ]; then
-    times=$( { TIMEFORMAT='%R %U %S'; time "${SSH[@]}" -c aes128-gcm@openssh.com -p "$port" \
-               127.0.0.1 'head -c 1G /dev/zero' >/dev/null 2>/dev/null; } 2>&1 )
-  else
-    times=$(head -c 1G /dev/zero | { TIMEFORMAT='%R %U %S'; time "${SSH[@]}" \
-               -c aes128-gcm@openssh.com -p "$port" 127.0.0.1 'cat >/dev/null' 2>/dev/null; } 2>&1 )
-  fi
+transfer() {  # "MB/s client-CPU-%" of 1 GiB from stdin or to stdout; $1 = port, $2 = remote command
+  local times
+  times=$( { TIMEFORMAT='%R %U %S'; time "${SSH[@]}" -c aes128-gcm@openssh.com -p "$1" \
+             127.0.0.1 "$2" >/dev/null 2>/dev/null; } 2>&1 )
   python3 -c "r, u, s = map(float, '$times'.split()); print(f'{1024 / r:.0f} {100 * (u + s) / r:.0f}')"
 }
 
@@ -213,11 +208,11 @@ echo "(bridge: one process; sshd: the listener plus the two processes it forks p
 echo " the sessions' own 'sleep' processes are counted for neither)"
 b_rt=$(roundtrip "$BRIDGE_PORT"); s_rt=$(roundtrip "$SSHD_PORT")
 echo "ssh host true, mean of $ROUNDS:   bridge ${b_rt} ms   sshd ${s_rt} ms   ratio $(ratio "$b_rt" "$s_rt")x (lower is better)"
-read -r b_dl b_dlc < <(transfer "$BRIDGE_PORT" download)
-read -r s_dl s_dlc < <(transfer "$SSHD_PORT" download)
+read -r b_dl b_dlc < <(transfer "$BRIDGE_PORT" 'head -c 1G /dev/zero' </dev/null)
+read -r s_dl s_dlc < <(transfer "$SSHD_PORT" 'head -c 1G /dev/zero' </dev/null)
 echo "1 GiB download, aes128-gcm:   bridge ${b_dl} MB/s   sshd ${s_dl} MB/s   ratio $(ratio "$b_dl" "$s_dl")x (higher is better)"
 echo "   the ssh client's CPU meanwhile: ${b_dlc} % with the bridge, ${s_dlc} % with sshd"
-read -r b_ul b_ulc < <(transfer "$BRIDGE_PORT" upload)
-read -r s_ul s_ulc < <(transfer "$SSHD_PORT" upload)
+read -r b_ul b_ulc < <(head -c 1G /dev/zero | transfer "$BRIDGE_PORT" 'cat >/dev/null')
+read -r s_ul s_ulc < <(head -c 1G /dev/zero | transfer "$SSHD_PORT" 'cat >/dev/null')
 echo "1 GiB upload, aes128-gcm:     bridge ${b_ul} MB/s   sshd ${s_ul} MB/s   ratio $(ratio "$b_ul" "$s_ul")x (higher is better)"
 echo "   the ssh client's CPU meanwhile: ${b_ulc} % with the bridge, ${s_ulc} % with sshd"

@@ -701,7 +701,6 @@ Outcome read_bytes(const char* path, long count) {
   return ok(std::to_string(total));
 }
 
-// What CUDA does to name its threads: pthread_setname_np on another thread,
 // The CPUs this process and the sandbox init may run on (Cpus_allowed_list
 // in /proc/PID/status). The init gives back the CPUs it was pinned to
 // just after this process's exec (supervisor/startup_cpu.h): its list is
@@ -724,6 +723,7 @@ Outcome cpus() {
   return ok("self=" + own + " init=" + init);
 }
 
+// What CUDA does to name its threads: pthread_setname_np on another thread,
 // which glibc does by writing /proc/self/task/<tid>/comm (O_RDWR, no
 // truncate); the name read back from there.
 Outcome thread_name() {
