@@ -1,5 +1,6 @@
 #include "channel.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -87,6 +88,17 @@ Channel::Feed Channel::feed(LoopFd& fd, ByteQueue& queue, std::size_t& backlog) 
 }
 
 namespace {
+// What one drain moves at most before other connections get a turn.
+constexpr std::size_t kDrainBudget = 1024 * 1024;
+// Output is read into the stack first; a read that fills it means bulk output.
+constexpr std::size_t kSmallRead = 64 * 1024;
+// Bulk output is read a MiB at a time from a pipe grown to hold that much
+// (pipe-max-size's default, which needs no privilege). libssh packs the
+// whole read into packets and, once the socket is writable, sends them in
+// one write: the child, the bridge and the client wake once per MiB instead
+// of once per 32 KiB packet.
+constexpr std::size_t kBulkRead = 1024 * 1024;
+
 int write_channel(ssh_channel channel, const char* data, std::size_t len, bool to_stderr) {
   auto n = static_cast<uint32_t>(len);
   return to_stderr ? ssh_channel_write_stderr(channel, data, n)
@@ -106,6 +118,13 @@ bool Channel::write_waits() const {
          (ssh_get_poll_flags(ssh_channel_get_session(channel_.get())) & SSH_WRITE_PENDING) != 0;
 }
 
+void Channel::start_bulk(LoopFd& fd) {
+  // Best effort: a pty or a socket keeps its size, and so does a pipe whose
+  // user is over its pipe quota (pipe(7)); the larger reads help them too.
+  ::fcntl(fd.get(), F_SETPIPE_SZ, static_cast<int>(kBulkRead));
+  bulk_ = std::make_unique_for_overwrite<char[]>(kBulkRead);
+}
+
 Channel::Drain Channel::drain(LoopFd& fd, bool to_stderr) {
   std::string& carry = carry_[to_stderr ? 1 : 0];
   if (!carry.empty()) {
@@ -115,12 +134,14 @@ Channel::Drain Channel::drain(LoopFd& fd, bool to_stderr) {
     if (!carry.empty()) return Drain::waiting;
   }
   if (!fd.is_open()) return Drain::eof;
-  char buf[64 * 1024];
-  for (int rounds = 0; rounds < 16; ++rounds) {
+  char small[kSmallRead];
+  for (std::size_t moved = 0; moved < kDrainBudget;) {
     if (write_waits()) return Drain::waiting;
     std::size_t window = ssh_channel_window_size(channel_.get());
     if (window == 0) return Drain::waiting;  // the peer's WINDOW_ADJUST pumps again
-    ssize_t n = ::read(fd.get(), buf, std::min(window, sizeof buf));
+    char* buf = bulk_ ? bulk_.get() : small;
+    std::size_t size = bulk_ ? kBulkRead : kSmallRead;
+    ssize_t n = ::read(fd.get(), buf, std::min(window, size));
     if (n > 0) {
       int written = write_channel(channel_.get(), buf, static_cast<std::size_t>(n), to_stderr);
       if (written < 0) return Drain::eof;  // the session is failing
@@ -130,6 +151,8 @@ Channel::Drain Channel::drain(LoopFd& fd, bool to_stderr) {
         carry.assign(buf + written, static_cast<std::size_t>(n - written));
         return Drain::waiting;
       }
+      moved += static_cast<std::size_t>(n);
+      if (!bulk_ && static_cast<std::size_t>(n) == kSmallRead) start_bulk(fd);
       continue;
     }
     if (n < 0 && errno == EINTR) continue;

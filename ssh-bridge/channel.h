@@ -70,6 +70,11 @@ class Channel : public std::enable_shared_from_this<Channel> {
   // Bytes read but not yet taken by libssh, which accepts nothing while a
   // key re-exchange runs (RFC 4253 §9); sent before anything newer.
   std::string carry_[2];
+  // Output reads start small and on the stack; the first read that fills
+  // that buffer makes the channel a bulk one: its pipe grows and it reads
+  // into this buffer of its own (channel.cc). Idle sessions never have one.
+  void start_bulk(LoopFd& fd);
+  std::unique_ptr<char[]> bulk_;
 
   Connection& connection_;
   ChannelPtr channel_;

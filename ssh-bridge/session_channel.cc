@@ -260,8 +260,6 @@ int SessionChannel::launch(LaunchKind kind, std::string command) {
       log::error("ssh: cannot create pipes", {{"error", "pipe2 failed"}});
       return -1;
     }
-    // A larger pipe means fewer wake-ups on bulk output; best effort.
-    ::fcntl(out->second.get(), F_SETPIPE_SZ, 256 * 1024);
     request.stdin_fd = std::move(in->first);
     request.stdout_fd = std::move(out->second);
     request.stderr_fd = std::move(err->second);

@@ -167,6 +167,15 @@ class Exec(unittest.TestCase):
         self.assertEqual(p.wait(), 0)
         self.assertEqual(total, 1 << 30)
 
+    def test_bulk_output_arrives_in_order(self):
+        # Varied bytes, unlike /dev/zero: a piece lost, repeated or reordered
+        # where output switches to bulk reads (channel.cc) changes the text.
+        r = S.ssh(H, "seq 1 3000000")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        expected = "".join("%d\n" % i for i in range(1, 3000001)).encode()
+        self.assertEqual(len(r.stdout), len(expected))
+        self.assertTrue(r.stdout == expected, "the output differs from seq's")
+
     def test_large_input_arrives_complete(self):
         data = os.urandom(1 << 20) * 64
         r = S.ssh(H, "sha256sum", input=data)
