@@ -212,7 +212,7 @@ int run_supervisor(const Config& config) {
         die_at(stage_of_spawn_failure(error), "main process " + command + ": " + error.message());
       },
       [&](int status) { pid1.main_exited(status); });
-  startup_cpu::release();
+  startup_cpu::step_aside();
 
   // Start-up is over: the sandbox, listeners and sockets exist. From here
   // the supervisor keeps only what it still needs (self_restrict.h).
@@ -220,6 +220,7 @@ int run_supervisor(const Config& config) {
     (*sandbox)->kill();
     die_at(Stage::event_loop, restricted.error().message());
   }
+  startup_cpu::release();
 
   io.run();
   // Sessions end while the sandbox and the main process they refer to

@@ -22,6 +22,15 @@ void pin() {
   pinned = ::sched_setaffinity(0, sizeof one, &one) == 0;
 }
 
+void step_aside() {
+  // pin() pinned only with two or more CPUs, so another one exists.
+  if (!pinned) return;
+  int cpu = ::sched_getcpu();
+  cpu_set_t others = allowed;
+  if (cpu >= 0 && cpu < CPU_SETSIZE) CPU_CLR(cpu, &others);
+  if (CPU_COUNT(&others) > 0) ::sched_setaffinity(0, sizeof others, &others);
+}
+
 void release() {
   if (pinned) ::sched_setaffinity(0, sizeof allowed, &allowed);
 }

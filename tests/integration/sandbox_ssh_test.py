@@ -163,6 +163,17 @@ class SessionsRunInTheSandbox(unittest.TestCase):
         self.assertEqual(self.sup.ssh("exit 7").returncode, 7)
         self.assertEqual(self.sup.ssh("true").returncode, 0)
 
+    def test_the_supervisor_serves_on_every_cpu_it_was_given(self):
+        # Start-up runs on one CPU and the supervisor steps off it while it
+        # restricts itself (supervisor/startup_cpu.h); once it serves SSH it
+        # must be back on all of them.
+        if len(os.sched_getaffinity(0)) < 2:
+            self.skipTest("one CPU: the start-up has nothing to pin")
+        self.assertEqual(self.sup.ssh("true").returncode, 0)
+        ours = status_field(read("/proc/self/status").decode(), "Cpus_allowed_list")
+        theirs = status_field(read("/proc/%d/status" % self.sup.pid()).decode(), "Cpus_allowed_list")
+        self.assertEqual(theirs, ours)
+
     def test_exec_runs_restricted_as_the_sandbox_user(self):
         out = self.sup.ssh("cat /proc/self/status; id -u").stdout.decode()
         self.assertEqual(status_field(out, "NoNewPrivs"), "1")
