@@ -77,36 +77,29 @@ class View {
   }
 
   // Creates the missing components of `path` (directories 0755, the last
-  // one an empty file when `as_file`) and returns the result, O_PATH.
+  // one an empty file when `as_file`) and returns the result, O_PATH. Only
+  // a missing path has its parent looked up (and made), so a target whose
+  // parent exists costs three lookups and a create.
   Result<UniqueFd> make(const std::string& path, bool as_file) const {
     if (UniqueFd fd = open(path); fd) return fd;
-    UniqueFd parent = open("/");
-    if (!parent) return fail_errno("open the view's root");
-    std::string prefix;
-    size_t start = 1;
-    while (start <= path.size()) {
-      size_t slash = path.find('/', start);
-      if (slash == std::string::npos) slash = path.size();
-      std::string name = path.substr(start, slash - start);
-      prefix += "/" + name;
-      bool last = slash == path.size();
-      UniqueFd next = open(prefix);
-      if (!next) {
-        if (last && as_file) {
-          int made = ::openat(parent.get(), name.c_str(),
-                              O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0444);
-          if (made < 0) return fail_errno("create " + prefix);
-          ::close(made);
-        } else if (::mkdirat(parent.get(), name.c_str(), 0755) != 0 && errno != EEXIST) {
-          return fail_errno("mkdir " + prefix);
-        }
-        next = open(prefix);
-        if (!next) return fail_errno("open " + prefix);
-      }
-      parent = std::move(next);
-      start = slash + 1;
+    size_t slash = path.rfind('/');
+    std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+    if (path == "/" || slash == std::string::npos || name.empty()) {
+      return fail_errno("open " + (path == "/" ? std::string("the view's root") : path));
     }
-    return parent;
+    auto parent = make(slash == 0 ? "/" : path.substr(0, slash), false);
+    if (!parent) return parent;
+    if (as_file) {
+      int made = ::openat(parent->get(), name.c_str(),
+                          O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0444);
+      if (made < 0) return fail_errno("create " + path);
+      ::close(made);
+    } else if (::mkdirat(parent->get(), name.c_str(), 0755) != 0 && errno != EEXIST) {
+      return fail_errno("mkdir " + path);
+    }
+    UniqueFd made = open(path);
+    if (!made) return fail_errno("open " + path);
+    return made;
   }
 
   // A file under the staging tmpfs, outside the view, to bind into it.
