@@ -88,7 +88,8 @@ Channel::Feed Channel::feed(LoopFd& fd, ByteQueue& queue, std::size_t& backlog) 
 }
 
 namespace {
-// What one drain moves at most before other connections get a turn.
+// What one drain moves at most (in at most 16 reads) before other
+// connections get a turn.
 constexpr std::size_t kDrainBudget = 1024 * 1024;
 // Output is read into the stack first; a read that fills it means bulk output.
 constexpr std::size_t kSmallRead = 64 * 1024;
@@ -135,7 +136,8 @@ Channel::Drain Channel::drain(LoopFd& fd, bool to_stderr) {
   }
   if (!fd.is_open()) return Drain::eof;
   char small[kSmallRead];
-  for (std::size_t moved = 0; moved < kDrainBudget;) {
+  std::size_t moved = 0;
+  for (int rounds = 0; rounds < 16 && moved < kDrainBudget; ++rounds) {
     if (write_waits()) return Drain::waiting;
     std::size_t window = ssh_channel_window_size(channel_.get());
     if (window == 0) return Drain::waiting;  // the peer's WINDOW_ADJUST pumps again
