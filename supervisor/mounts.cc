@@ -82,11 +82,10 @@ class View {
   // parent exists costs three lookups and a create.
   Result<UniqueFd> make(const std::string& path, bool as_file) const {
     if (UniqueFd fd = open(path); fd) return fd;
+    if (path == "/") return fail_errno("open the view's root");
     size_t slash = path.rfind('/');
-    std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
-    if (path == "/" || slash == std::string::npos || name.empty()) {
-      return fail_errno("open " + (path == "/" ? std::string("the view's root") : path));
-    }
+    if (slash == std::string::npos || slash + 1 == path.size()) return fail_errno("open " + path);
+    std::string name = path.substr(slash + 1);
     auto parent = make(slash == 0 ? "/" : path.substr(0, slash), false);
     if (!parent) return parent;
     if (as_file) {
