@@ -32,7 +32,7 @@ PolicyResult<void> one_of(const std::string& key, const std::string& value,
 }
 
 // An allow rule granting every request: {allow: {method: "*", path: "**"}}.
-bool allows_everything(const google::protobuf::Value& rule) {
+bool allows_everything(const proto::Value& rule) {
   if (!rule.has_struct_value()) return false;
   const auto& fields = rule.struct_value().fields();
   auto allow = fields.find("allow");

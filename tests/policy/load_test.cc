@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -158,7 +159,8 @@ TEST(LoadErrors, ToStringFormat) {
 
 TEST(LoadErrors, UnknownKey) {
   expect_error_at("version: 1\nfilesystem_policy:\n  read_only: [/usr]\n  writable: [/x]\n", 4, 3,
-                  "filesystem_policy.writable", "unknown key");
+                  "filesystem_policy.writable",
+                  "unknown key (known keys: include_workdir, read_only, read_write)");
   expect_error_at("version: 1\nsandbox: true\n", 2, 1, "sandbox", "unknown key");
   expect_error_at(
       "version: 1\nnetwork_policies:\n  a:\n    endpoints:\n      - host: x\n"
@@ -174,6 +176,9 @@ TEST(LoadErrors, WrongType) {
   expect_error_at("version: 1\nfilesystem_policy:\n  read_only: /usr\n", 3, 14,
                   "filesystem_policy.read_only", "expected a list");
   expect_error_at("version: 1\nfilesystem_policy:\n  include_workdir: yes please\n", 3, 20,
+                  "filesystem_policy.include_workdir", "expected true or false");
+  // A quoted scalar is a string, never a boolean (nor a number, below).
+  expect_error_at("version: 1\nfilesystem_policy:\n  include_workdir: \"true\"\n", 3, 20,
                   "filesystem_policy.include_workdir", "expected true or false");
   expect_error_at("version: 1\nprocess: [a, b]\n", 2, 10, "process", "expected a mapping");
   expect_error_at("version: \"1\"\n", 1, 10, "version", "expected an integer");
@@ -289,6 +294,13 @@ TEST(LoadErrors, DuplicateKey) {
                   "process.run_as_user", "duplicate key");
 }
 
+TEST(LoadErrors, KeysAreScalarsAndMapValuesArePresent) {
+  expect_error_at("version: 1\nprocess:\n  [a]: b\n", 3, 3, "process", "keys must be scalars");
+  // yaml-cpp places an empty value where the text after it starts.
+  expect_error_at("version: 1\nenvironment:\n  HOME:\n", 4, 1, "environment.HOME",
+                  "expected a scalar, found null");
+}
+
 TEST(LoadErrors, YamlSyntaxErrorHasPosition) {
   PolicyError e = load_error("version: 1\nfilesystem_policy:\n  read_only: [/usr\n");
   EXPECT_EQ(e.file, "policy.yaml");
@@ -379,6 +391,21 @@ TEST(LoadHostile, DeepNestingIsAnErrorNotACrash) {
       "version: 1\nnetwork_policies:\n  a:\n    endpoints:\n      - host: x\n        rules: " +
       std::string(40, '[') + std::string(40, ']') + "\n");
   EXPECT_THAT(e2.message, HasSubstr("nested too deeply"));
+}
+
+// An alias is its anchor's node, shared: the value repeats, and an alias
+// inside the node it names is a cycle the walk's depth bound stops.
+TEST(LoadSpellings, AnAliasRepeatsItsAnchorsValue) {
+  auto policy = load_policy_text("version: 1\nenvironment: {A: &v x, B: *v}\n", "p.yaml");
+  ASSERT_TRUE(policy.has_value()) << policy.error().to_string();
+  EXPECT_EQ(policy->environment, (std::map<std::string, std::string>{{"A", "x"}, {"B", "x"}}));
+}
+
+TEST(LoadHostile, AnAliasInsideItsOwnAnchorIsAnErrorNotACrash) {
+  PolicyError e = load_error(
+      "version: 1\nnetwork_policies:\n  a:\n    endpoints:\n      - host: x\n"
+      "        rules: &r [*r]\n");
+  EXPECT_THAT(e.message, HasSubstr("nested too deeply"));
 }
 
 TEST(LoadHostile, SecondDocumentIsRefused) {
