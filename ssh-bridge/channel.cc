@@ -60,6 +60,7 @@ Channel::Feed Channel::feed(LoopFd& fd, ByteQueue& queue, std::size_t& backlog) 
     return Feed::broken;
   }
   for (;;) {
+    if (!queue.empty() && fd.write_waiting()) return Feed::blocked;
     switch (queue.flush_to(fd)) {
       case ByteQueue::Flush::broken:
         queue.clear();
@@ -135,6 +136,9 @@ Channel::Drain Channel::drain(LoopFd& fd, bool to_stderr) {
     if (!carry.empty()) return Drain::waiting;
   }
   if (!fd.is_open()) return Drain::eof;
+  // Every pump comes here, once per packet while the client uploads; an fd
+  // already found empty is read again only once the loop says it is ready.
+  if (fd.read_waiting() && !final_ && !drain_eagain_is_eof_) return Drain::waiting;
   char small[kSmallRead];
   std::size_t moved = 0;
   for (int rounds = 0; rounds < 16 && moved < kDrainBudget; ++rounds) {

@@ -212,10 +212,17 @@ void Connection::service() {
       close("connection closed by peer");
       break;
     }
-    pump_channels();
-    if (closing_ || idle) break;
+    // Channels are pumped once the socket has nothing more to read, not
+    // after every read: libssh reads 4 KiB at a time, and a client's upload
+    // then reaches the child in writes of up to 32 rounds' worth instead of
+    // one per 32 KiB packet, each waking the reader.
+    if (idle) {
+      pump_channels();
+      break;
+    }
     // Fairness: one busy connection yields to the others now and then.
     if (rounds >= 32) {
+      pump_channels();
       more = true;
       break;
     }

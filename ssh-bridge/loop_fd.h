@@ -29,6 +29,10 @@ class LoopFd {
   // is pending is ignored. `ready` is not called after close().
   void wait_readable(std::function<void()> ready);
   void wait_writable(std::function<void()> ready);
+  // A wait is armed: the fd was found not ready and the loop calls back
+  // when it is, so trying it again before then only costs a syscall.
+  bool read_waiting() const { return read_armed_; }
+  bool write_waiting() const { return write_armed_; }
 
  private:
   boost::asio::posix::stream_descriptor sd_;
