@@ -11,6 +11,26 @@
 
 namespace openshell::ssh {
 
+namespace {
+// What one drain moves at most (in at most 16 reads) before other
+// connections get a turn.
+constexpr std::size_t kDrainBudget = 1024 * 1024;
+// Output is read into the stack first; a read that fills it means bulk output.
+constexpr std::size_t kSmallRead = 64 * 1024;
+// Bulk output is read a MiB at a time from a pipe grown to hold that much
+// (pipe-max-size's default, which needs no privilege). libssh packs the
+// whole read into packets and, once the socket is writable, sends them in
+// one write: the child, the bridge and the client wake once per MiB instead
+// of once per 32 KiB packet.
+constexpr std::size_t kBulkRead = 1024 * 1024;
+
+int write_channel(ssh_channel channel, const char* data, std::size_t len, bool to_stderr) {
+  auto n = static_cast<uint32_t>(len);
+  return to_stderr ? ssh_channel_write_stderr(channel, data, n)
+                   : ssh_channel_write(channel, data, n);
+}
+}  // namespace
+
 Channel::Channel(Connection& connection, ssh_channel channel)
     : connection_(connection), channel_(channel) {
   ssh_callbacks_init(&callbacks_);
@@ -66,6 +86,15 @@ Channel::Feed Channel::feed(LoopFd& fd, ByteQueue& queue, std::size_t& backlog) 
         queue.clear();
         return Feed::broken;
       case ByteQueue::Flush::blocked:
+        if (!bulk_input_) {
+          // The child's pipe is full: a bulk upload. Its pipe grows as an
+          // output's does (start_bulk), and the reader then takes the
+          // batches of a service turn (connection.cc) in one wake-up.
+          bulk_input_ = true;
+          if (!fd.is_socket() && ::fcntl(fd.get(), F_SETPIPE_SZ, static_cast<int>(kBulkRead)) > 0) {
+            continue;
+          }
+        }
         fd.wait_writable([weak = weak_from_this()] {
           if (auto self = weak.lock()) self->kick();
         });
@@ -87,26 +116,6 @@ Channel::Feed Channel::feed(LoopFd& fd, ByteQueue& queue, std::size_t& backlog) 
     queue.append(buf, static_cast<std::size_t>(n));
   }
 }
-
-namespace {
-// What one drain moves at most (in at most 16 reads) before other
-// connections get a turn.
-constexpr std::size_t kDrainBudget = 1024 * 1024;
-// Output is read into the stack first; a read that fills it means bulk output.
-constexpr std::size_t kSmallRead = 64 * 1024;
-// Bulk output is read a MiB at a time from a pipe grown to hold that much
-// (pipe-max-size's default, which needs no privilege). libssh packs the
-// whole read into packets and, once the socket is writable, sends them in
-// one write: the child, the bridge and the client wake once per MiB instead
-// of once per 32 KiB packet.
-constexpr std::size_t kBulkRead = 1024 * 1024;
-
-int write_channel(ssh_channel channel, const char* data, std::size_t len, bool to_stderr) {
-  auto n = static_cast<uint32_t>(len);
-  return to_stderr ? ssh_channel_write_stderr(channel, data, n)
-                   : ssh_channel_write(channel, data, n);
-}
-}  // namespace
 
 void Channel::pump_final() {
   final_ = true;

@@ -75,6 +75,8 @@ class Channel : public std::enable_shared_from_this<Channel> {
   // into this buffer of its own (channel.cc). Idle sessions never have one.
   void start_bulk(LoopFd& fd);
   std::unique_ptr<char[]> bulk_;
+  // The child's input pipe was found full once (and grown then): feed().
+  bool bulk_input_ = false;
 
   Connection& connection_;
   ChannelPtr channel_;

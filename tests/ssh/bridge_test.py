@@ -182,6 +182,18 @@ class Exec(unittest.TestCase):
         import hashlib
         self.assertEqual(r.stdout.split()[0].decode(), hashlib.sha256(data).hexdigest())
 
+    def test_a_bulk_upload_grows_the_childs_input_pipe(self):
+        # The child reads only after a second, so the upload fills its stdin
+        # pipe; the bridge then grows it to 1 MiB (channel.cc, feed) and
+        # writes larger batches. A child that is never behind keeps 64 KiB.
+        report = ("sleep %s; python3 -c 'import fcntl, sys; sys.stdin.buffer.read(); "
+                  "print(fcntl.fcntl(0, 1032))'")  # F_GETPIPE_SZ
+        r = S.ssh(H, report % 1, input=b"x" * (8 << 20))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(int(r.stdout), 1 << 20)
+        r = S.ssh(H, report % 0, input=b"x" * 1000)
+        self.assertEqual(int(r.stdout), 64 << 10)
+
     def test_slow_reader_stalls_the_child_instead_of_growing_memory(self):
         pid = S.proc.pid
 
