@@ -137,11 +137,20 @@ roundtrip() {  # average seconds of `ssh host true`
 # The OpenSSH client decrypts (or encrypts) every byte on the same machine:
 # at 100 % of one CPU it, not the server, sets the rate, and no server can
 # go faster. Its CPU share is printed beside each rate.
-transfer() {  # "MB/s client-CPU-%" of 1 GiB from stdin or to stdout; $1 = port, $2 = remote command
-  local times
+busy_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8}' /proc/stat; }  # user nice system irq softirq
+own_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+transfer() {  # "MB/s client-CPU-% machine-CPU-s bridge-CPU-s" for 1 GiB from stdin or to
+              # stdout; $1 = port, $2 = remote command. CPU seconds are for the whole
+              # transfer; the bridge's is its own process's (0 for sshd).
+  local times m0 m1 b0=0 b1=0
+  m0=$(busy_ticks)
+  [ "$1" = "$BRIDGE_PORT" ] && b0=$(own_ticks "$BRIDGE_PID")
   times=$( { TIMEFORMAT='%R %U %S'; time "${SSH[@]}" -c aes128-gcm@openssh.com -p "$1" \
              127.0.0.1 "$2" >/dev/null 2>/dev/null; } 2>&1 )
-  python3 -c "r, u, s = map(float, '$times'.split()); print(f'{1024 / r:.0f} {100 * (u + s) / r:.0f}')"
+  m1=$(busy_ticks)
+  [ "$1" = "$BRIDGE_PORT" ] && b1=$(own_ticks "$BRIDGE_PID")
+  python3 -c "r, u, s = map(float, '$times'.split()); t = $(getconf CLK_TCK)
+print(f'{1024 / r:.0f} {100 * (u + s) / r:.0f} {($m1 - $m0) / t:.2f} {($b1 - $b0) / t:.2f}')"
 }
 
 kib() { awk '/^'"$2"':/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
@@ -208,11 +217,18 @@ echo "(bridge: one process; sshd: the listener plus the two processes it forks p
 echo " the sessions' own 'sleep' processes are counted for neither)"
 b_rt=$(roundtrip "$BRIDGE_PORT"); s_rt=$(roundtrip "$SSHD_PORT")
 echo "ssh host true, mean of $ROUNDS:   bridge ${b_rt} ms   sshd ${s_rt} ms   ratio $(ratio "$b_rt" "$s_rt")x (lower is better)"
-read -r b_dl b_dlc < <(transfer "$BRIDGE_PORT" 'head -c 1G /dev/zero' </dev/null)
-read -r s_dl s_dlc < <(transfer "$SSHD_PORT" 'head -c 1G /dev/zero' </dev/null)
+read -r b_dl b_dlc b_dlm b_dlb < <(transfer "$BRIDGE_PORT" 'head -c 1G /dev/zero' </dev/null)
+read -r s_dl s_dlc s_dlm _ < <(transfer "$SSHD_PORT" 'head -c 1G /dev/zero' </dev/null)
 echo "1 GiB download, aes128-gcm:   bridge ${b_dl} MB/s   sshd ${s_dl} MB/s   ratio $(ratio "$b_dl" "$s_dl")x (higher is better)"
 echo "   the ssh client's CPU meanwhile: ${b_dlc} % with the bridge, ${s_dlc} % with sshd"
-read -r b_ul b_ulc < <(head -c 1G /dev/zero | transfer "$BRIDGE_PORT" 'cat >/dev/null')
-read -r s_ul s_ulc < <(head -c 1G /dev/zero | transfer "$SSHD_PORT" 'cat >/dev/null')
+echo "   CPU seconds, the whole machine: ${b_dlm} with the bridge (the bridge's own ${b_dlb}), ${s_dlm} with sshd"
+read -r b_ul b_ulc b_ulm b_ulb < <(head -c 1G /dev/zero | transfer "$BRIDGE_PORT" 'cat >/dev/null')
+read -r s_ul s_ulc s_ulm _ < <(head -c 1G /dev/zero | transfer "$SSHD_PORT" 'cat >/dev/null')
 echo "1 GiB upload, aes128-gcm:     bridge ${b_ul} MB/s   sshd ${s_ul} MB/s   ratio $(ratio "$b_ul" "$s_ul")x (higher is better)"
 echo "   the ssh client's CPU meanwhile: ${b_ulc} % with the bridge, ${s_ulc} % with sshd"
+echo "   CPU seconds, the whole machine: ${b_ulm} with the bridge (the bridge's own ${b_ulb}), ${s_ulm} with sshd"
+# What is not the bridge's (head, the ssh client, cat, loopback TCP) is the
+# same work with either server; spread perfectly over every CPU it takes
+# (machine - bridge) / CPUs seconds: the rate of a server costing nothing.
+python3 -c "rest = $b_ulm - $b_ulb; best = 1024 / (rest / $(nproc))
+print(f'   a server costing nothing: at best {best:.0f} MB/s, {best / $s_ul:.2f}x sshd ({rest:.2f} CPU s of the rest on $(nproc) CPUs)')"
