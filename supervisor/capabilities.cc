@@ -28,11 +28,23 @@ bool kept(const ProcessRestrictions& r, int cap) {
 
 }  // namespace
 
+void narrow_bounding_set(const ProcessRestrictions& r) {
+  for (int cap = 0; cap <= r.last_capability; ++cap) {
+    if (!kept(r, cap)) ::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+  }
+}
+
 bool drop_capabilities(const ProcessRestrictions& r, const char** stage) {
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
   *stage = "drop bounding set";
   for (int cap = 0; cap <= r.last_capability; ++cap) {
-    if (!kept(r, cap) && ::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) return false;
+    // Each drop commits new credentials; the init has dropped these from
+    // its own bounding set already (narrow_bounding_set), so usually only
+    // the cheap read runs. The check below reads every bit again.
+    if (!kept(r, cap) && ::prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 0 &&
+        ::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
+      return false;
+    }
   }
   *stage = "clear ambient set";
   if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) return false;

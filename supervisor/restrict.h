@@ -40,6 +40,10 @@ bool apply_restrictions(const ProcessRestrictions& r, const char** stage, int* e
 // Child-side steps, one file each.
 bool set_identity(const ProcessRestrictions& r, const char** stage);       // identity.cc
 bool drop_capabilities(const ProcessRestrictions& r, const char** stage);  // capabilities.cc
+// Best effort, for the init: drops from the caller's own bounding set what
+// `r` does not keep, once, so that drop_capabilities in each child finds it
+// gone (and still drops, then verifies, whatever is left). capabilities.cc
+void narrow_bounding_set(const ProcessRestrictions& r);
 bool load_seccomp(const std::vector<sock_filter>& program);                // seccomp.cc
 
 }  // namespace openshell

@@ -27,6 +27,14 @@
 namespace openshell {
 namespace {
 
+// Without a plan the init never asks (build() does): its children reset
+// every signal.
+sigset_t all_signals() {
+  sigset_t all;
+  sigfillset(&all);
+  return all;
+}
+
 class Init {
  public:
   Init(UniqueFd control, const policy::SandboxPlan* plan)
@@ -87,6 +95,14 @@ class Init {
     control::FromInit created;
     created.mutable_userns_created();
     if (!control::send_message(control_.get(), created)) _exit(1);
+    // While the supervisor writes the id maps: the work every child would
+    // otherwise repeat. The init holds every capability in its new user
+    // namespace now, and changes no signal disposition after this (SIGCHLD
+    // comes through a signalfd).
+    restrictions_.keep_capabilities = plan_->keep_capabilities;
+    restrictions_.last_capability = last_capability();
+    narrow_bounding_set(restrictions_);
+    altered_signals_ = altered_signal_dispositions();
     control::ToInit go;
     std::vector<UniqueFd> no_fds;
     auto got = control::receive_message(control_.get(), go, no_fds, /*nonblocking=*/false);
@@ -122,8 +138,6 @@ class Init {
     restrictions_.gid = ns.process_gid;
     restrictions_.set_groups = !ns.deny_setgroups;
     restrictions_.groups.assign(ns.process_groups.begin(), ns.process_groups.end());
-    restrictions_.keep_capabilities = plan_->keep_capabilities;
-    restrictions_.last_capability = last_capability();
     restrictions_.rlimits = plan_->rlimits;
     restrictions_.seccomp_program = plan_->seccomp.program;
   }
@@ -170,7 +184,8 @@ class Init {
     control::FromInit reply;
     auto prepared = prepare_spawn(request, fds);
     Result<pid_t> pid =
-        prepared ? fork_and_exec(*prepared, &restrictions_) : std::unexpected(prepared.error());
+        prepared ? fork_and_exec(*prepared, &restrictions_, &altered_signals_)
+                 : std::unexpected(prepared.error());
     if (pid && request.probe_only()) {
       int status = 0;
       while (::waitpid(*pid, &status, 0) < 0 && errno == EINTR) {
@@ -231,6 +246,7 @@ class Init {
   UniqueFd signals_;
   const policy::SandboxPlan* plan_;
   ProcessRestrictions restrictions_;
+  sigset_t altered_signals_ = all_signals();
   std::map<pid_t, uint64_t> children_;
   bool cpus_released_ = false;
 };

@@ -37,11 +37,13 @@ namespace {
 
 // The init blocks SIGCHLD for its signalfd; a child must start with the
 // default mask and dispositions (signal(7): both survive execve). The child
-// starts with every signal blocked (fork_and_exec): the dispositions go back
-// to default first, so that no handler of the init's can run in the child.
-bool reset_signals() {
+// starts with every signal blocked (fork_and_exec): the dispositions that are
+// not the default (all of them when `altered` is null) go back to it first,
+// so that no handler of the init's can run in the child.
+bool reset_signals(const sigset_t* altered) {
   for (int sig = 1; sig < NSIG; ++sig) {
     if (sig == SIGKILL || sig == SIGSTOP) continue;
+    if (altered != nullptr && sigismember(altered, sig) != 1) continue;
     ::signal(sig, SIG_DFL);
   }
   sigset_t none;
@@ -95,10 +97,11 @@ bool setup_stdio(const PreparedSpawn& spawn, const char** stage) {
 // The steps, in order. Restrictions come after stdio and cwd (they may take
 // away the rights those need) and end with seccomp, inside apply_restrictions.
 [[noreturn]] CHILD_END void run_child(const PreparedSpawn& spawn,
-                                      const ProcessRestrictions* restrictions, int error_fd) {
+                                      const ProcessRestrictions* restrictions,
+                                      const sigset_t* altered, int error_fd) {
   startup_cpu::release();
   const char* stage = "signals";
-  if (!reset_signals()) child_fail(error_fd, stage, errno);
+  if (!reset_signals(altered)) child_fail(error_fd, stage, errno);
   if (!setup_stdio(spawn, &stage)) child_fail(error_fd, stage, errno);
   if (::chdir(spawn.cwd.c_str()) != 0) child_fail(error_fd, "chdir", errno);
   if (restrictions != nullptr) {
@@ -112,12 +115,13 @@ bool setup_stdio(const PreparedSpawn& spawn, const char** stage) {
 struct ChildArgs {
   const PreparedSpawn* spawn;
   const ProcessRestrictions* restrictions;
+  const sigset_t* altered;
   int error_fd;
 };
 
 CHILD_END int child_main(void* arg) {
   const auto* args = static_cast<const ChildArgs*>(arg);
-  run_child(*args->spawn, args->restrictions, args->error_fd);
+  run_child(*args->spawn, args->restrictions, args->altered, args->error_fd);
 }
 
 // The child's stack: the child shares the init's memory, so it cannot run
@@ -191,7 +195,20 @@ Result<PreparedSpawn> prepare_spawn(const control::SpawnRequest& request,
   return spawn;
 }
 
-Result<pid_t> fork_and_exec(const PreparedSpawn& spawn, const ProcessRestrictions* restrictions) {
+sigset_t altered_signal_dispositions() {
+  sigset_t altered;
+  sigemptyset(&altered);
+  for (int sig = 1; sig < NSIG; ++sig) {
+    struct sigaction now {};
+    // A signal that cannot be asked about (32 and 33, glibc's own) counts
+    // as altered: the child resets it as before.
+    if (::sigaction(sig, nullptr, &now) != 0 || now.sa_handler != SIG_DFL) sigaddset(&altered, sig);
+  }
+  return altered;
+}
+
+Result<pid_t> fork_and_exec(const PreparedSpawn& spawn, const ProcessRestrictions* restrictions,
+                            const sigset_t* altered) {
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return fail_errno("pipe2");
   UniqueFd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
@@ -211,7 +228,7 @@ Result<pid_t> fork_and_exec(const PreparedSpawn& spawn, const ProcessRestriction
   sigset_t all, saved;
   sigfillset(&all);
   ::sigprocmask(SIG_SETMASK, &all, &saved);
-  ChildArgs args{&spawn, restrictions, write_end.get()};
+  ChildArgs args{&spawn, restrictions, altered, write_end.get()};
   pid_t pid = ::clone(child_main, stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
   int clone_errno = errno;
   ::sigprocmask(SIG_SETMASK, &saved, nullptr);

@@ -7,6 +7,7 @@
 // the exec happened.
 #pragma once
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <string>
@@ -40,8 +41,17 @@ struct PreparedSpawn {
 Result<PreparedSpawn> prepare_spawn(const control::SpawnRequest& request,
                                     const std::vector<int>& fds);
 
+// The signals whose disposition in the calling process is not the default
+// (ignored, or a handler inherited from the supervisor): the ones a child
+// must reset before it unblocks any. 62 sigaction(2) calls, so the init
+// asks once, while it waits for its id maps, not in every child.
+sigset_t altered_signal_dispositions();
+
 // Clones the child and runs its steps. Returns the child's pid once it has
 // exec'd, or the {stage, errno} it failed with (the child is then reaped).
-Result<pid_t> fork_and_exec(const PreparedSpawn& spawn, const ProcessRestrictions* restrictions);
+// `altered` is altered_signal_dispositions() of the caller, which must not
+// have changed a disposition since; null resets every signal.
+Result<pid_t> fork_and_exec(const PreparedSpawn& spawn, const ProcessRestrictions* restrictions,
+                            const sigset_t* altered = nullptr);
 
 }  // namespace openshell

@@ -160,6 +160,20 @@ TEST(Signals, ATermSentRightAfterExecIsHonoured) {
   EXPECT_EQ(result.exit_code, 128 + SIGTERM) << result.err;
 }
 
+// An ignored signal stays ignored across execve (signal(7)), and the init's
+// children inherit the supervisor's handlers until they reset them: a
+// process in the sandbox must start with every disposition at its default
+// and nothing blocked, whatever the supervisor's own parent left.
+TEST(Signals, SandboxProcessesStartWithDefaultDispositions) {
+  Options options = sh("exec grep -E '^Sig(Blk|Ign):' /proc/self/status");
+  options.before_exec = [] {
+    return ::signal(SIGHUP, SIG_IGN) != SIG_ERR && ::signal(SIGUSR2, SIG_IGN) != SIG_ERR;
+  };
+  auto result = run(options);
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out, "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
+}
+
 // --- The supervisor restricts itself -----------------------------------------
 
 // Waits until the supervisor has installed its own filter, then reads what
