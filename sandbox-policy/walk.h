@@ -91,20 +91,13 @@ class Walker {
                              Field&& field) {
     remember(path, node);
     if (node.kind == Node::Kind::kNull) return {};
-    if (node.kind != Node::Kind::kMap) return expected_a(node, path, "a mapping");
-    std::set<std::string_view> seen;
-    for (const auto& [key_node, value] : node.entries) {
-      if (key_node->kind != Node::Kind::kScalar) return error(*key_node, path, "keys must be scalars");
-      const std::string& key = key_node->scalar;
-      std::string child = path.empty() ? key : path + "." + key;
-      if (!seen.insert(key).second) return error(*key_node, child, "duplicate key");
-      std::optional<PolicyResult<void>> filled = field(key, *value, child);
-      if (!filled) {
-        return error(*key_node, child, "unknown key (known keys: " + std::string(known) + ")");
-      }
-      if (!*filled) return *filled;
-    }
-    return {};
+    return entries(node, path,
+                   [&](const Node& key, const Node& value,
+                       const std::string& child) -> PolicyResult<void> {
+                     std::optional<PolicyResult<void>> filled = field(key.scalar, value, child);
+                     if (filled) return *filled;
+                     return error(key, child, "unknown key (known keys: " + std::string(known) + ")");
+                   });
   }
 
   // Every field's value: its position is kept, the document's number of
@@ -134,17 +127,10 @@ class Walker {
   // each(key, value, child_path) for a map field.
   template <class Each>
   PolicyResult<void> map(const Node& node, const std::string& path, Each&& each) {
-    if (node.kind != Node::Kind::kMap) return expected_a(node, path, "a mapping");
-    std::set<std::string_view> seen;
-    for (const auto& [key_node, value] : node.entries) {
-      if (key_node->kind != Node::Kind::kScalar) return error(*key_node, path, "keys must be scalars");
-      const std::string& key = key_node->scalar;
-      std::string child = path + "." + key;
-      if (!seen.insert(key).second) return error(*key_node, child, "duplicate key");
-      remember(child, *value);
-      if (auto r = each(key, *value, child); !r) return r;
-    }
-    return {};
+    return entries(node, path, [&](const Node& key, const Node& value, const std::string& child) {
+      remember(child, value);
+      return each(key.scalar, value, child);
+    });
   }
 
   // Scalars. Any scalar is a string: `run_as_user: 1000` and "1000" mean
@@ -160,6 +146,21 @@ class Walker {
                            size_t depth);
 
  private:
+  // A mapping's entries, in order, with scalar keys, each once:
+  // each(key_node, value, child_path).
+  template <class Each>
+  PolicyResult<void> entries(const Node& node, const std::string& path, Each&& each) {
+    if (node.kind != Node::Kind::kMap) return expected_a(node, path, "a mapping");
+    std::set<std::string_view> seen;
+    for (const auto& [key, value] : node.entries) {
+      if (key->kind != Node::Kind::kScalar) return error(*key, path, "keys must be scalars");
+      std::string child = path.empty() ? key->scalar : path + "." + key->scalar;
+      if (!seen.insert(key->scalar).second) return error(*key, child, "duplicate key");
+      if (auto r = each(*key, *value, child); !r) return r;
+    }
+    return {};
+  }
+
   std::unexpected<PolicyError> expected_a(const Node& node, const std::string& path,
                                           const char* kind) const;
   void remember(const std::string& path, const Node& node) { positions_.emplace(path, node.position); }

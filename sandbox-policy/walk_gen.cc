@@ -87,19 +87,20 @@ std::string table_name(const pb::EnumDescriptor* type) {
   return name;
 }
 
-// Code turning the node `e` at `p` into a scalar of the field's type and
-// handing it to `set` (a C++ statement using `x`).
-std::string scalar(const pb::FieldDescriptor* field, const std::string& set,
-                   const std::string& package) {
+// Code turning the node `node` at path `path` into a scalar of the field's
+// type and handing it to `set` (a C++ statement using `x`).
+std::string scalar(const pb::FieldDescriptor* field, const std::string& node,
+                   const std::string& path, const std::string& set, const std::string& package) {
+  const std::string at = node + ", " + path;
   switch (field->cpp_type()) {
     case pb::FieldDescriptor::CPPTYPE_STRING:
-      return "walk::then(w.string(e, p), [&](std::string x) { " + set + " })";
+      return "walk::then(w.string(" + at + "), [&](std::string x) { " + set + " })";
     case pb::FieldDescriptor::CPPTYPE_BOOL:
-      return "walk::then(w.boolean(e, p), [&](bool x) { " + set + " })";
+      return "walk::then(w.boolean(" + at + "), [&](bool x) { " + set + " })";
     case pb::FieldDescriptor::CPPTYPE_UINT32:
-      return "walk::then(w.uint32(e, p), [&](uint32_t x) { " + set + " })";
+      return "walk::then(w.uint32(" + at + "), [&](uint32_t x) { " + set + " })";
     case pb::FieldDescriptor::CPPTYPE_ENUM:
-      return "walk::then(w.enumeration(e, p, " + table_name(field->enum_type()) +
+      return "walk::then(w.enumeration(" + at + ", " + table_name(field->enum_type()) +
              "), [&](int n) { auto x = static_cast<" +
              cpp_type(field->enum_type()->full_name(), package) + ">(n); " + set + " })";
     default:
@@ -127,7 +128,7 @@ std::string field_body(const pb::FieldDescriptor* field, const std::string& pack
     }
     // A null value is refused here, not kept as a default: `KEY:` alone.
     return "return w.map(v, c, [&](const std::string& entry, const walk::Node& e, const std::string& p) {\n"
-           "        return " + scalar(value, slot + " = std::move(x);", package) + ";\n      });";
+           "        return " + scalar(value, "e", "p", slot + " = std::move(x);", package) + ";\n      });";
   }
   if (field->is_repeated()) {
     std::string each;
@@ -136,7 +137,7 @@ std::string field_body(const pb::FieldDescriptor* field, const std::string& pack
                  ? "w.value(e, *m.add_" + name + "(), p, depth + 2)"
                  : "fill(w, e, *m.add_" + name + "(), p, depth + 2)";
     } else {
-      each = scalar(field, "m.add_" + name + "(std::move(x));", package);
+      each = scalar(field, "e", "p", "m.add_" + name + "(std::move(x));", package);
     }
     return "return w.list(v, c, [&](const walk::Node& e, const std::string& p) {\n"
            "        return " + each + ";\n      });";
@@ -145,8 +146,7 @@ std::string field_body(const pb::FieldDescriptor* field, const std::string& pack
     if (is_free(field->message_type())) return "return w.value(v, *m.mutable_" + name + "(), c, depth + 1);";
     return "return fill(w, v, *m.mutable_" + name + "(), c, depth + 1);";
   }
-  return "const walk::Node& e = v;\n      const std::string& p = c;\n      return " +
-         scalar(field, "m.set_" + name + "(std::move(x));", package) + ";";
+  return "return " + scalar(field, "v", "c", "m.set_" + name + "(std::move(x));", package) + ";";
 }
 
 std::string fill_signature(const pb::Descriptor* type, const std::string& package) {

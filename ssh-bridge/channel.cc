@@ -24,6 +24,12 @@ constexpr std::size_t kSmallRead = 64 * 1024;
 // of once per 32 KiB packet.
 constexpr std::size_t kBulkRead = 1024 * 1024;
 
+// Best effort: a pty or a socket keeps its size, and so does a pipe whose
+// user is over its pipe quota (pipe(7)).
+bool grow_pipe(LoopFd& fd) {
+  return !fd.is_socket() && ::fcntl(fd.get(), F_SETPIPE_SZ, static_cast<int>(kBulkRead)) > 0;
+}
+
 int write_channel(ssh_channel channel, const char* data, std::size_t len, bool to_stderr) {
   auto n = static_cast<uint32_t>(len);
   return to_stderr ? ssh_channel_write_stderr(channel, data, n)
@@ -91,9 +97,7 @@ Channel::Feed Channel::feed(LoopFd& fd, ByteQueue& queue, std::size_t& backlog) 
           // output's does (start_bulk), and the reader then takes the
           // batches of a service turn (connection.cc) in one wake-up.
           bulk_input_ = true;
-          if (!fd.is_socket() && ::fcntl(fd.get(), F_SETPIPE_SZ, static_cast<int>(kBulkRead)) > 0) {
-            continue;
-          }
+          if (grow_pipe(fd)) continue;
         }
         fd.wait_writable([weak = weak_from_this()] {
           if (auto self = weak.lock()) self->kick();
@@ -130,9 +134,8 @@ bool Channel::write_waits() const {
 }
 
 void Channel::start_bulk(LoopFd& fd) {
-  // Best effort: a pty or a socket keeps its size, and so does a pipe whose
-  // user is over its pipe quota (pipe(7)); the larger reads help them too.
-  ::fcntl(fd.get(), F_SETPIPE_SZ, static_cast<int>(kBulkRead));
+  // The larger reads help a pipe that could not grow, a pty or a socket too.
+  grow_pipe(fd);
   bulk_ = std::make_unique_for_overwrite<char[]>(kBulkRead);
 }
 
