@@ -16,6 +16,7 @@
 #include "channel.h"
 #include "forward_channel.h"
 #include "log.h"
+#include "read_ahead.h"
 #include "session_channel.h"
 
 namespace openshell::ssh {
@@ -82,6 +83,7 @@ void Connection::start() {
     return;
   }
   started_ = true;
+  read_ahead::enable(libssh_fd);
   ssh_set_blocking(s, 0);
   // RFC 4252 §5.2: the methods that can continue; only publickey is offered.
   ssh_set_auth_methods(s, SSH_AUTH_METHOD_PUBLICKEY);
@@ -170,7 +172,8 @@ bool Connection::handshake_step() {
 }
 
 namespace {
-bool readable_now(int fd) {
+bool readable_now(ssh_session session, int fd) {
+  if (read_ahead::pending(ssh_get_fd(session)) > 0) return true;
   pollfd p{fd, POLLIN, 0};
   return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR)) != 0;
 }
@@ -197,7 +200,7 @@ void Connection::service() {
     bool idle = false;
     if (!kex_done_) {
       if (!handshake_step()) break;
-      idle = !readable_now(socket_.native_handle());
+      idle = !readable_now(session_.get(), socket_.native_handle());
     } else {
       // One poll(2) and at most one read per call; SSH_AGAIN: nothing ready.
       int rc = ssh_event_dopoll(event_.get(), 0);
@@ -213,7 +216,7 @@ void Connection::service() {
       break;
     }
     // Channels are pumped once the socket has nothing more to read, not
-    // after every read: libssh reads 4 KiB at a time, and a client's upload
+    // after every packet: libssh takes 4 KiB per call, and a client's upload
     // then reaches the child in writes of up to 32 rounds' worth instead of
     // one per 32 KiB packet, each waking the reader.
     if (idle) {

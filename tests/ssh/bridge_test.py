@@ -6,6 +6,7 @@ loopback with generated keys; ssh uses BatchMode, -F /dev/null and a
 known_hosts file built from the host key the server reports.
 """
 import fcntl
+import hashlib
 import os
 import pty
 import re
@@ -193,6 +194,32 @@ class Exec(unittest.TestCase):
         self.assertEqual(int(r.stdout), 1 << 20)
         r = S.ssh(H, report % 0, input=b"x" * 1000)
         self.assertEqual(int(r.stdout), 64 << 10)
+
+    def test_an_upload_is_read_from_the_socket_in_large_reads(self):
+        # libssh asks for 4 KiB per read; the read-ahead it is linked with
+        # (ssh-bridge/read_ahead.h) takes what the socket holds, up to 128
+        # KiB. 16 MiB in fewer than 2,048 socket reads cannot be libssh's own
+        # reads; the digest shows the bytes arrive whole and in order.
+        if shutil.which("strace") is None:
+            if os.environ.get("OPENSHELL_TESTS_MUST_WORK") == "1":
+                self.fail("strace is missing and OPENSHELL_TESTS_MUST_WORK=1")
+            self.skipTest("SKIPPED LOUDLY: strace is not installed")
+        data = os.urandom(16 << 20)
+        trace = tempfile.mktemp(prefix="read-ahead-trace.")
+        st = subprocess.Popen(["strace", "-e", "trace=recvfrom,read,readv", "-o", trace,
+                               "-p", str(S.proc.pid)], stderr=subprocess.PIPE)
+        self.assertIn(b"attached", st.stderr.readline())
+        try:
+            r = S.ssh(H, "sha256sum", input=data)
+        finally:
+            st.terminate()
+            st.wait()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.split()[0].decode(), hashlib.sha256(data).hexdigest())
+        reads = [l for l in open(trace) if re.match(r"(recvfrom|readv)\(", l)]
+        os.unlink(trace)
+        self.assertGreater(len(reads), 0)
+        self.assertLess(len(reads), 2048, "%d socket reads for 16 MiB" % len(reads))
 
     def test_slow_reader_stalls_the_child_instead_of_growing_memory(self):
         pid = S.proc.pid
