@@ -43,7 +43,10 @@ void give_back(Pending& p) {
 
 void enable(int fd) {
   std::lock_guard lock(mutex);
-  sockets.try_emplace(fd);
+  // A new socket has nothing pending, whatever an fd of that number left
+  // behind had it been closed some other way than openshell_ssh_close.
+  auto [it, fresh] = sockets.try_emplace(fd);
+  if (!fresh && it->second.data) give_back(it->second);
 }
 
 std::size_t pending(int fd) {

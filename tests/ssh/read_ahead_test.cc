@@ -124,5 +124,17 @@ TEST(ReadAhead, CloseForgetsTheBytesAndTheSocket) {
   EXPECT_EQ(q.queued(), 4);
 }
 
+TEST(ReadAhead, EnablingAnFdAgainStartsWithNothingPending) {
+  Pair p;
+  std::string sent = pattern(10000);
+  ::write(p.peer, sent.data(), sent.size());
+  read_ahead::enable(p.ours);
+  char buf[16];
+  ASSERT_EQ(openshell_ssh_recv(p.ours, buf, sizeof buf, 0), 16);
+  ASSERT_GT(read_ahead::pending(p.ours), 0u);
+  read_ahead::enable(p.ours);
+  EXPECT_EQ(read_ahead::pending(p.ours), 0u);
+}
+
 }  // namespace
 }  // namespace openshell::ssh
