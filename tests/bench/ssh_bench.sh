@@ -4,7 +4,8 @@
 # KexAlgorithms=curve25519-sha256. Not pass/fail: prints figures and ratios.
 #
 # Usage: tests/bench/ssh_bench.sh BUILD_DIR [ROUNDS] [SESSIONS]
-#   BUILD_DIR is a meson build dir. BRIDGE=supervisor (default) measures the
+#   BUILD_DIR is a meson build dir; XFER_ROUNDS (3) sets the 1 GiB transfers
+#   per server and direction. BRIDGE=supervisor (default) measures the
 #   real supervisor with every session in the sandbox; BRIDGE=test-server
 #   the same bridge with a plain fork/exec launcher.
 set -uo pipefail
@@ -12,6 +13,7 @@ set -uo pipefail
 BUILD=${1:?usage: ssh_bench.sh BUILD_DIR [ROUNDS] [SESSIONS]}
 ROUNDS=${2:-30}
 SESSIONS=${3:-200}
+XFER_ROUNDS=${XFER_ROUNDS:-3}  # 1 GiB transfers per server and direction
 SERVER=$(realpath "$BUILD/tests/ssh/ssh-test-server")
 SSHD=/usr/sbin/sshd
 [ -x "$SSHD" ] || { echo "needs openssh-server ($SSHD)"; exit 2; }
@@ -217,29 +219,65 @@ echo "(bridge: one process; sshd: the listener plus the two processes it forks p
 echo " the sessions' own 'sleep' processes are counted for neither)"
 b_rt=$(roundtrip "$BRIDGE_PORT"); s_rt=$(roundtrip "$SSHD_PORT")
 echo "ssh host true, mean of $ROUNDS:   bridge ${b_rt} ms   sshd ${s_rt} ms   ratio $(ratio "$b_rt" "$s_rt")x (lower is better)"
-read -r b_dl b_dlc b_dlm b_dlb < <(transfer "$BRIDGE_PORT" 'head -c 1G /dev/zero' </dev/null)
-read -r s_dl s_dlc s_dlm _ < <(transfer "$SSHD_PORT" 'head -c 1G /dev/zero' </dev/null)
-echo "1 GiB download, aes128-gcm:   bridge ${b_dl} MB/s   sshd ${s_dl} MB/s   ratio $(ratio "$b_dl" "$s_dl")x (higher is better)"
-echo "   the ssh client's CPU meanwhile: ${b_dlc} % with the bridge, ${s_dlc} % with sshd"
-echo "   CPU seconds, the whole machine: ${b_dlm} with the bridge (the bridge's own ${b_dlb}), ${s_dlm} with sshd"
-read -r b_ul b_ulc b_ulm b_ulb < <(head -c 1G /dev/zero | transfer "$BRIDGE_PORT" 'cat >/dev/null')
-read -r s_ul s_ulc s_ulm _ < <(head -c 1G /dev/zero | transfer "$SSHD_PORT" 'cat >/dev/null')
-echo "1 GiB upload, aes128-gcm:     bridge ${b_ul} MB/s   sshd ${s_ul} MB/s   ratio $(ratio "$b_ul" "$s_ul")x (higher is better)"
-echo "   the ssh client's CPU meanwhile: ${b_ulc} % with the bridge, ${s_ulc} % with sshd"
-echo "   CPU seconds, the whole machine: ${b_ulm} with the bridge (the bridge's own ${b_ulb}), ${s_ulm} with sshd"
-# What is not the bridge's (head, the ssh client, cat, loopback TCP) is the
-# same work with either server ("the rest"). Spread perfectly over every CPU
-# it takes rest / CPUs seconds, and the ssh client is one thread that needs
-# its own CPU seconds in any case: the longer of the two is the time of a
-# server costing nothing. The machine's CPU seconds of a run at 1.5x sshd,
-# less the rest, are what the server may spend for that ratio (sshd spends
-# about its run's machine CPU less the same rest).
-python3 -c "
-cpus = $(nproc); rest = $b_ulm - $b_ulb
-client = $b_ulc / 100 * 1024 / $b_ul
-best = 1024 / max(rest / cpus, client)
-print(f'   a server costing nothing: at best {best:.0f} MB/s, {best / $s_ul:.2f}x sshd '
-      f'(the rest {rest:.2f} CPU s on {cpus} CPUs; the ssh client alone {client:.2f} s)')
-budget = cpus * 1024 / (1.5 * $s_ul) - rest
-print(f'   server CPU seconds per GiB for 1.5x sshd, at most: {budget:.2f} '
-      f'(the bridge spent {$b_ulb:.2f}; sshd about {$s_ulm - rest:.2f})')"
+# The transfers alternate, the bridge first in odd rounds and sshd first in
+# even ones, and each figure is the median of its rounds: on a shared VM one
+# server's rate moves by a third from one minute to the next, and a single
+# pair measured drift as much as either server.
+pair() {  # $1 = download|upload, $2 = bridge|sshd: "MB/s client-% machine-CPU-s bridge-CPU-s"
+  local port=$SSHD_PORT
+  [ "$2" = bridge ] && port=$BRIDGE_PORT
+  if [ "$1" = download ]; then
+    transfer "$port" 'head -c 1G /dev/zero' </dev/null
+  else
+    head -c 1G /dev/zero | transfer "$port" 'cat >/dev/null'
+  fi
+}
+declare -A runs
+for direction in download upload; do
+  for round in $(seq "$XFER_ROUNDS"); do
+    order="bridge sshd"
+    [ $((round % 2)) = 0 ] && order="sshd bridge"
+    for server in $order; do
+      runs[$direction.$server]+="$(pair "$direction" "$server");"
+    done
+  done
+done
+# Per direction: medians of each column over the rounds, and the ratios of
+# the rounds' pairs.
+python3 - "$(nproc)" "${runs[download.bridge]}" "${runs[download.sshd]}" \
+  "${runs[upload.bridge]}" "${runs[upload.sshd]}" <<'PY'
+import statistics, sys
+cpus = int(sys.argv[1])
+def rows(arg):
+    return [list(map(float, r.split())) for r in arg.split(";") if r.strip()]
+def med(rs, i):
+    return statistics.median(r[i] for r in rs)
+for name, b, s in (("download", rows(sys.argv[2]), rows(sys.argv[3])),
+                   ("upload", rows(sys.argv[4]), rows(sys.argv[5]))):
+    ratios = [x[0] / y[0] for x, y in zip(b, s)]
+    print(f"1 GiB {name}, aes128-gcm, median of {len(b)}:".ljust(44) +
+          f"bridge {med(b, 0):.0f} MB/s   sshd {med(s, 0):.0f} MB/s   "
+          f"ratio {statistics.median(ratios):.2f}x (higher is better; rounds: "
+          + ", ".join(f"{r:.2f}" for r in ratios) + ")")
+    print(f"   the ssh client's CPU meanwhile: {med(b, 1):.0f} % with the bridge, "
+          f"{med(s, 1):.0f} % with sshd")
+    print(f"   CPU seconds, the whole machine: {med(b, 2):.2f} with the bridge "
+          f"(the bridge's own {med(b, 3):.2f}), {med(s, 2):.2f} with sshd")
+    if name != "upload":
+        continue
+    # What is not the bridge's (head, the ssh client, cat, loopback TCP) is
+    # the same work with either server ("the rest"). Spread perfectly over
+    # every CPU it takes rest / CPUs seconds, and the ssh client is one
+    # thread that needs its own CPU seconds in any case: the longer of the
+    # two is the time of a server costing nothing. The machine's CPU seconds
+    # of a run at 1.5x sshd, less the rest, are what the server may spend for
+    # that ratio (sshd spends about its run's machine CPU less the rest).
+    rest = med(b, 2) - med(b, 3)
+    client = med(b, 1) / 100 * 1024 / med(b, 0)
+    best = 1024 / max(rest / cpus, client)
+    print(f"   a server costing nothing: at best {best:.0f} MB/s, {best / med(s, 0):.2f}x sshd "
+          f"(the rest {rest:.2f} CPU s on {cpus} CPUs; the ssh client alone {client:.2f} s)")
+    budget = cpus * 1024 / (1.5 * med(s, 0)) - rest
+    print(f"   server CPU seconds per GiB for 1.5x sshd, at most: {budget:.2f} "
+          f"(the bridge spent {med(b, 3):.2f}; sshd about {med(s, 2) - rest:.2f})")
+PY
