@@ -32,6 +32,9 @@ mutants=(
   "seccomp-loads-allow-all|supervisor/seccomp.cc|return ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fprog, 0, 0) == 0;|static sock_filter allow[] = {{0x06, 0, 0, 0x7fff0000U}}; sock_fprog all{1, allow}; (void)fprog; return ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &all, 0, 0) == 0;|gtest tests/escape/escape-tests Escape.*Denied*:Seccomp/Discriminates.*"
   "seccomp-compiler-low-word-lt-is-le|sandbox-policy/seccomp_bpf.cc|c.branch(BPF_JGE, v, F, 0);|c.branch(BPF_JGT, v, F, 0);|gtest tests/policy/policy-tests SeccompCompiler.*"
   "seccomp-compiler-reuses-a-word-under-another-mask|sandbox-policy/seccomp_bpf.cc|bool operator==(const Held&) const = default;|bool operator==(const Held& o) const { return offset == o.offset; }|gtest tests/policy/policy-tests SeccompCompiler.*"
+  "libssh-reads-its-socket-itself|meson.build|'--redefine-sym', 'recv=openshell_ssh_recv',|'--redefine-sym', 'recvmsg=recvmsg',|py ssh/bridge_test.py Exec"
+  "read-ahead-poll-ignores-pending-bytes|ssh-bridge/read_ahead.cc|if (!any) return ::poll(fds, count, timeout);|(void)any; return ::poll(fds, count, timeout);|gtest tests/ssh/read_ahead_test ReadAhead.*;py ssh/bridge_test.py Exec"
+  "read-ahead-close-keeps-pending-bytes|ssh-bridge/read_ahead.cc|      sockets.erase(it);|      (void)it;|gtest tests/ssh/read_ahead_test ReadAhead.*"
   "preauth-limit-never-enforced|ssh-bridge/bridge.cc|  unauthenticated.push_back(id);|  (void)0;|py ssh/bridge_test.py Refusals;py ssh/fairness_test.py"
   "preauth-per-source-limit-never-enforced|ssh-bridge/bridge.cc|while (per_source[source] >= config.max_unauthenticated_per_source) {|while (false) {|py ssh/fairness_test.py"
   "preauth-total-limit-never-enforced|ssh-bridge/bridge.cc|while (unauthenticated.size() >= config.max_unauthenticated) {|while (false) {|py ssh/fairness_test.py;py ssh/bridge_test.py Refusals"
@@ -68,7 +71,7 @@ echo "mutants: scratch tree $tree" >&2
 build=$tree/build
 targets=(supervisor/openshell-supervisor tests/integration-tests tests/hardening-tests
          tests/ssh/ssh-test-server tests/escape/escape-tests tests/escape/view-tests
-         tests/escape/probe tests/policy/policy-tests)
+         tests/escape/probe tests/policy/policy-tests tests/ssh/read_ahead_test)
 
 PY=/usr/bin/python3
 SUP=$build/supervisor/openshell-supervisor

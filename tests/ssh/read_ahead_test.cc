@@ -54,9 +54,10 @@ TEST(ReadAhead, OneSyscallTakesWhatIsQueuedAndServesItInOrder) {
   EXPECT_EQ(read_ahead::pending(p.ours), sent.size() - 4096);
 
   for (;;) {
-    // Readable although the kernel holds nothing: without waiting.
+    // Readable although the kernel holds nothing (a bounded wait: a poll
+    // that does not know would block until it ends).
     pollfd fd{p.ours, POLLIN, 0};
-    int ready = openshell_ssh_poll(&fd, 1, -1);
+    int ready = openshell_ssh_poll(&fd, 1, 2000);
     ASSERT_EQ(ready, 1);
     ASSERT_EQ(fd.revents, POLLIN);
     ssize_t n = openshell_ssh_recv(p.ours, buf, sizeof buf, 0);
@@ -82,7 +83,7 @@ TEST(ReadAhead, PollReportsOtherDescriptorsAsNotReadyWhileBytesWait) {
   char buf[4096];
   ASSERT_EQ(openshell_ssh_recv(a.ours, buf, sizeof buf, 0), 4096);
   pollfd fds[2] = {{b.ours, POLLIN, POLLOUT}, {a.ours, POLLIN, 0}};
-  ASSERT_EQ(openshell_ssh_poll(fds, 2, -1), 1);
+  ASSERT_EQ(openshell_ssh_poll(fds, 2, 2000), 1);
   EXPECT_EQ(fds[0].revents, 0);
   EXPECT_EQ(fds[1].revents, POLLIN);
   // Not asked for reading: not reported.
