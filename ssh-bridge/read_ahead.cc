@@ -32,6 +32,14 @@ std::unique_ptr<char[]> take_buffer() {
   return std::make_unique_for_overwrite<char[]>(kChunk);
 }
 
+// Bytes received and not yet taken, on an fd polled for reading. The
+// caller holds the mutex.
+bool has_pending(const pollfd& p) {
+  if ((p.events & POLLIN) == 0) return false;
+  auto it = sockets.find(p.fd);
+  return it != sockets.end() && it->second.data;
+}
+
 void give_back(Pending& p) {
   if (!spare) spare = std::move(p.data);
   p.data.reset();
@@ -95,28 +103,17 @@ extern "C" ssize_t openshell_ssh_recv(int fd, void* buf, size_t len, int flags) 
 }
 
 extern "C" int openshell_ssh_poll(struct pollfd* fds, nfds_t count, int timeout) {
-  bool any = false;
   {
     std::lock_guard lock(mutex);
-    if (waiting > 0) {
-      for (nfds_t i = 0; i < count; ++i) {
-        auto it = sockets.find(fds[i].fd);
-        if ((fds[i].events & POLLIN) && it != sockets.end() && it->second.data) any = true;
-      }
+    int ready = waiting == 0 ? 0 : static_cast<int>(std::count_if(fds, fds + count, has_pending));
+    if (ready > 0) {
+      // Bytes wait: no syscall. The other fds' events are seen by the first
+      // poll after these bytes are taken (libssh takes them 4 KiB per poll).
+      for (nfds_t i = 0; i < count; ++i) fds[i].revents = has_pending(fds[i]) ? POLLIN : 0;
+      return ready;
     }
   }
-  if (!any) return ::poll(fds, count, timeout);
-  // Bytes wait: no syscall. The other fds' events are seen by the first
-  // poll after these bytes are taken (libssh takes them 4 KiB per poll).
-  std::lock_guard lock(mutex);
-  int ready = 0;
-  for (nfds_t i = 0; i < count; ++i) {
-    auto it = sockets.find(fds[i].fd);
-    bool waits = (fds[i].events & POLLIN) && it != sockets.end() && it->second.data;
-    fds[i].revents = waits ? POLLIN : 0;
-    if (waits) ++ready;
-  }
-  return ready;
+  return ::poll(fds, count, timeout);
 }
 
 extern "C" int openshell_ssh_close(int fd) {

@@ -33,7 +33,7 @@ mutants=(
   "seccomp-compiler-low-word-lt-is-le|sandbox-policy/seccomp_bpf.cc|c.branch(BPF_JGE, v, F, 0);|c.branch(BPF_JGT, v, F, 0);|gtest tests/policy/policy-tests SeccompCompiler.*"
   "seccomp-compiler-reuses-a-word-under-another-mask|sandbox-policy/seccomp_bpf.cc|bool operator==(const Held&) const = default;|bool operator==(const Held& o) const { return offset == o.offset; }|gtest tests/policy/policy-tests SeccompCompiler.*"
   "libssh-reads-its-socket-itself|meson.build|'--redefine-sym', 'recv=openshell_ssh_recv',|'--redefine-sym', 'recvmsg=recvmsg',|py ssh/bridge_test.py Exec"
-  "read-ahead-poll-ignores-pending-bytes|ssh-bridge/read_ahead.cc|if (!any) return ::poll(fds, count, timeout);|(void)any; return ::poll(fds, count, timeout);|gtest tests/ssh/read_ahead_test ReadAhead.*;py ssh/bridge_test.py Exec"
+  "read-ahead-poll-ignores-pending-bytes|ssh-bridge/read_ahead.cc|    if (ready > 0) {|    if (ready < 0) {|gtest tests/ssh/read_ahead_test ReadAhead.*;py ssh/bridge_test.py Exec"
   "read-ahead-close-keeps-pending-bytes|ssh-bridge/read_ahead.cc|      sockets.erase(it);|      (void)it;|gtest tests/ssh/read_ahead_test ReadAhead.*"
   "preauth-limit-never-enforced|ssh-bridge/bridge.cc|  unauthenticated.push_back(id);|  (void)0;|py ssh/bridge_test.py Refusals;py ssh/fairness_test.py"
   "preauth-per-source-limit-never-enforced|ssh-bridge/bridge.cc|while (per_source[source] >= config.max_unauthenticated_per_source) {|while (false) {|py ssh/fairness_test.py"

@@ -5,6 +5,7 @@ Usage: bridge_test.py SSH_TEST_SERVER [unittest args]. Every server runs on
 loopback with generated keys; ssh uses BatchMode, -F /dev/null and a
 known_hosts file built from the host key the server reports.
 """
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -39,6 +40,27 @@ def need_paramiko(test):
     if os.environ.get("OPENSHELL_TESTS_MUST_WORK") == "1":
         test.fail("python3-paramiko is missing and OPENSHELL_TESTS_MUST_WORK=1")
     test.skipTest("SKIPPED LOUDLY: python3-paramiko is not installed")
+
+
+@contextlib.contextmanager
+def traced(test, pid, syscalls, trace, follow_forks=False):
+    """strace(1) writes `syscalls` of `pid` to `trace` while the block runs.
+    Skips loudly without strace; under OPENSHELL_TESTS_MUST_WORK=1 fails
+    (tests/setup-machine.sh installs it)."""
+    if shutil.which("strace") is None:
+        if os.environ.get("OPENSHELL_TESTS_MUST_WORK") == "1":
+            test.fail("strace is missing and OPENSHELL_TESTS_MUST_WORK=1")
+        test.skipTest("SKIPPED LOUDLY: strace is not installed")
+    st = subprocess.Popen(["strace"] + (["-f"] if follow_forks else []) +
+                          ["-e", "trace=" + syscalls, "-o", trace, "-p", str(pid)],
+                          stderr=subprocess.PIPE)
+    # strace says "Process N attached" once the tracing holds.
+    test.assertIn(b"attached", st.stderr.readline())
+    try:
+        yield
+    finally:
+        st.terminate()
+        st.wait()
 
 
 def keygen(path, kind="ed25519"):
@@ -200,24 +222,14 @@ class Exec(unittest.TestCase):
         # (ssh-bridge/read_ahead.h) takes what the socket holds, up to 128
         # KiB. 16 MiB in fewer than 2,048 socket reads cannot be libssh's own
         # reads; the digest shows the bytes arrive whole and in order.
-        if shutil.which("strace") is None:
-            if os.environ.get("OPENSHELL_TESTS_MUST_WORK") == "1":
-                self.fail("strace is missing and OPENSHELL_TESTS_MUST_WORK=1")
-            self.skipTest("SKIPPED LOUDLY: strace is not installed")
         data = os.urandom(16 << 20)
-        trace = tempfile.mktemp(prefix="read-ahead-trace.")
-        st = subprocess.Popen(["strace", "-e", "trace=recvfrom,read,readv", "-o", trace,
-                               "-p", str(S.proc.pid)], stderr=subprocess.PIPE)
-        self.assertIn(b"attached", st.stderr.readline())
-        try:
-            r = S.ssh(H, "sha256sum", input=data)
-        finally:
-            st.terminate()
-            st.wait()
+        with tempfile.TemporaryDirectory() as tmp:
+            trace = os.path.join(tmp, "trace")
+            with traced(self, S.proc.pid, "recvfrom,read,readv", trace):
+                r = S.ssh(H, "sha256sum", input=data)
+            reads = [l for l in open(trace) if re.match(r"(recvfrom|readv)\(", l)]
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout.split()[0].decode(), hashlib.sha256(data).hexdigest())
-        reads = [l for l in open(trace) if re.match(r"(recvfrom|readv)\(", l)]
-        os.unlink(trace)
         self.assertGreater(len(reads), 0)
         self.assertLess(len(reads), 2048, "%d socket reads for 16 MiB" % len(reads))
 
@@ -459,25 +471,15 @@ class Files(unittest.TestCase):
         self.assertEqual(open(os.path.join(self.remote, "tree/x/f")).read(), "f")
 
     def test_files_written_through_sftp_are_fsynced_on_close(self):
-        if shutil.which("strace") is None:
-            # tests/setup-machine.sh installs it; durability is a promise.
-            if os.environ.get("OPENSHELL_TESTS_MUST_WORK") == "1":
-                self.fail("strace is missing and OPENSHELL_TESTS_MUST_WORK=1")
-            self.skipTest("SKIPPED LOUDLY: strace is not installed")
+        # Durability is a promise: without strace this fails, not skips,
+        # under OPENSHELL_TESTS_MUST_WORK=1.
         trace = os.path.join(self.local, "trace")
-        st = subprocess.Popen(["strace", "-f", "-e", "trace=fsync", "-o", trace,
-                               "-p", str(S.proc.pid)], stderr=subprocess.PIPE)
-        # strace says "Process N attached" once the tracing holds.
-        self.assertIn(b"attached", st.stderr.readline())
-        try:
-            src = os.path.join(self.local, "f.bin")
-            open(src, "wb").write(os.urandom(1 << 20))
+        src = os.path.join(self.local, "f.bin")
+        open(src, "wb").write(os.urandom(1 << 20))
+        with traced(self, S.proc.pid, "fsync", trace, follow_forks=True):
             r = subprocess.run(["scp", "-q", "-P", str(S.port)] + S.opts() +
                                [src, H + ":" + self.remote + "/f.bin"])
-            self.assertEqual(r.returncode, 0)
-        finally:
-            st.terminate()
-            st.wait()
+        self.assertEqual(r.returncode, 0)
         self.assertIn("fsync(", open(trace).read())
 
     def test_rsync_over_ssh(self):
