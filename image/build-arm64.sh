@@ -3,8 +3,8 @@
 # machine into ./build-arm64 (configured once) and builds only the binary:
 #   build-arm64/supervisor/openshell-supervisor
 # Needs what tests/setup-machine.sh installs: crossbuild-essential-arm64,
-# the arm64 multiarch -dev packages, yaml-cpp under /opt/openshell-cross and
-# qemu-user-static (the cross file's exe_wrapper). Package it with
+# the arm64 multiarch -dev packages and qemu-user-static (the cross file's
+# exe_wrapper). Package it with
 #   image/build.sh --platform linux/arm64 --prebuilt build-arm64/supervisor/openshell-supervisor -t TAG
 # tests/arm64/run.sh runs it under qemu-user.
 set -euo pipefail

@@ -1,4 +1,4 @@
-// YAML and JSON (a subset of YAML 1.2, parsed by the same yaml-cpp parser)
+// YAML and JSON (JSON is YAML in flow style: the same libyaml parser)
 // are parsed once into a tree of nodes and walked into the proto schema by
 // code generated from policy.proto (walk.h), so the schema is the only list
 // of accepted keys. Every value's position is remembered under its dotted

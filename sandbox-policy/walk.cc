@@ -1,20 +1,18 @@
 #include "walk.h"
 
-#include <yaml-cpp/eventhandler.h>
-#include <yaml-cpp/exceptions.h>
-#include <yaml-cpp/parser.h>
+#include <yaml.h>
 
 #include <charconv>
-#include <sstream>
+#include <map>
 
 #include "policy.pb.h"
 
 namespace openshell::policy::walk {
 namespace {
 
-Position position_of(const YAML::Mark& mark) {
-  if (mark.is_null()) return {};
-  return {mark.line + 1, mark.column + 1};  // YAML::Mark is 0-based
+Position position_of(const yaml_mark_t& mark) {
+  // libyaml's marks are 0-based.
+  return {static_cast<int>(mark.line) + 1, static_cast<int>(mark.column) + 1};
 }
 
 const char* node_kind(const Node& node) {
@@ -31,73 +29,128 @@ const char* node_kind(const Node& node) {
   return "nothing";
 }
 
-// Records where a document's first node starts (where the node's position
-// would be), else the document itself: to report a second document.
-class DocumentStart : public YAML::EventHandler {
+std::string_view text_of(const yaml_char_t* text) {
+  return text == nullptr ? std::string_view() : reinterpret_cast<const char*>(text);
+}
+
+// YAML's core schema: an untagged plain scalar spelled as null, or nothing
+// at all (a key without a value), is null.
+bool is_null(const yaml_event_t& event) {
+  const auto& scalar = event.data.scalar;
+  if (scalar.style != YAML_PLAIN_SCALAR_STYLE || scalar.tag != nullptr) return false;
+  std::string_view value(reinterpret_cast<const char*>(scalar.value), scalar.length);
+  return value.empty() || value == "~" || value == "null" || value == "Null" || value == "NULL";
+}
+
+// libyaml's pull parser, one event at a time; every event is released.
+class Events {
  public:
-  std::optional<YAML::Mark> mark;
-  void OnDocumentStart(const YAML::Mark& m) override { mark = m; }
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark& m, YAML::anchor_t) override { node(m); }
-  void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { node(m); }
-  void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t,
-                const std::string&) override {
-    node(m);
+  explicit Events(const std::string& text) : ready_(::yaml_parser_initialize(&parser_) != 0) {
+    if (!ready_) return;  // out of memory: error() says so
+    ::yaml_parser_set_input_string(&parser_, reinterpret_cast<const unsigned char*>(text.data()),
+                                   text.size());
   }
-  void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
-                       YAML::EmitterStyle::value) override {
-    node(m);
+  ~Events() {
+    if (held_) ::yaml_event_delete(&event_);
+    if (ready_) ::yaml_parser_delete(&parser_);
   }
-  void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
-                  YAML::EmitterStyle::value) override {
-    node(m);
+  Events(const Events&) = delete;
+  Events& operator=(const Events&) = delete;
+
+  // The next event, or nullptr on a syntax error (error() then says it).
+  const yaml_event_t* next() {
+    if (held_) ::yaml_event_delete(&event_);
+    held_ = ready_ && ::yaml_parser_parse(&parser_, &event_) != 0;
+    return held_ ? &event_ : nullptr;
   }
-  void OnMapEnd() override {}
+
+  // The parser's problem, at the position it names, with the construct it
+  // was reading ("while parsing a flow mapping") and where that started.
+  PolicyError error(const std::string& file_name, const std::string& text) const {
+    if (!ready_ || parser_.error == YAML_MEMORY_ERROR) {
+      return PolicyError{file_name, 0, 0, "", "out of memory parsing YAML"};
+    }
+    std::string message = parser_.problem != nullptr ? parser_.problem : "YAML syntax error";
+    // An encoding problem has a byte offset, not a mark.
+    Position p = parser_.error == YAML_READER_ERROR ? position_at(text, parser_.problem_offset)
+                                                    : position_of(parser_.problem_mark);
+    if (parser_.context != nullptr) {
+      Position c = position_of(parser_.context_mark);
+      message += " (" + std::string(parser_.context) + " at line " + std::to_string(c.line) +
+                 ", column " + std::to_string(c.column) + ")";
+    }
+    return PolicyError{file_name, p.line, p.column, "", message};
+  }
 
  private:
-  void node(const YAML::Mark& m) {
-    if (!root_seen_) mark = m;
-    root_seen_ = true;
+  static Position position_at(const std::string& text, size_t offset) {
+    Position p{1, 1};
+    for (size_t i = 0; i < offset && i < text.size(); ++i) {
+      if (text[i] == '\n') {
+        ++p.line;
+        p.column = 1;
+      } else {
+        ++p.column;
+      }
+    }
+    return p;
   }
-  bool root_seen_ = false;
+
+  yaml_parser_t parser_{};
+  bool ready_;
+  yaml_event_t event_{};
+  bool held_ = false;
 };
 
-// Turns the parser's events into nodes, as yaml-cpp's own node builder
-// does: an anchor names its node from the start of it (so an alias inside
-// the node it names makes a cycle, which the walk's depth bound stops).
-class Builder : public YAML::EventHandler {
+// Turns the parser's events into nodes: an anchor names its node from the
+// start of it (so an alias inside the node it names makes a cycle, which
+// the walk's depth bound stops).
+class Builder {
  public:
   explicit Builder(std::deque<Node>& nodes) : nodes_(nodes) {}
 
   const Node* root() const { return root_; }
 
-  void OnDocumentStart(const YAML::Mark&) override {}
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark& m, YAML::anchor_t anchor) override {
-    add(make(Node::Kind::kNull, m, anchor));
+  // One node event of the document; an error for an alias to an anchor
+  // not yet seen.
+  std::optional<std::string> take(const yaml_event_t& event) {
+    switch (event.type) {
+      case YAML_ALIAS_EVENT: {
+        auto it = anchors_.find(text_of(event.data.alias.anchor));
+        if (it == anchors_.end()) {
+          return "the alias *" + std::string(text_of(event.data.alias.anchor)) +
+                 " names no anchor before it";
+        }
+        add(it->second);
+        return std::nullopt;
+      }
+      case YAML_SCALAR_EVENT: {
+        const auto& scalar = event.data.scalar;
+        if (is_null(event)) {
+          add(make(Node::Kind::kNull, event, scalar.anchor));
+          return std::nullopt;
+        }
+        Node* node = make(Node::Kind::kScalar, event, scalar.anchor);
+        // A quoted or block scalar, or one tagged "!", is a string as written.
+        node->quoted = scalar.style != YAML_PLAIN_SCALAR_STYLE || text_of(scalar.tag) == "!";
+        node->scalar.assign(reinterpret_cast<const char*>(scalar.value), scalar.length);
+        add(node);
+        return std::nullopt;
+      }
+      case YAML_SEQUENCE_START_EVENT:
+        open(make(Node::Kind::kSequence, event, event.data.sequence_start.anchor));
+        return std::nullopt;
+      case YAML_MAPPING_START_EVENT:
+        open(make(Node::Kind::kMap, event, event.data.mapping_start.anchor));
+        return std::nullopt;
+      case YAML_SEQUENCE_END_EVENT:
+      case YAML_MAPPING_END_EVENT:
+        open_.pop_back();
+        return std::nullopt;
+      default:
+        return std::nullopt;
+    }
   }
-  void OnAlias(const YAML::Mark&, YAML::anchor_t anchor) override {
-    // The parser refuses an alias to an anchor it has not seen.
-    add(anchor < anchors_.size() ? anchors_[anchor] : nullptr);
-  }
-  void OnScalar(const YAML::Mark& m, const std::string& tag, YAML::anchor_t anchor,
-                const std::string& value) override {
-    Node* node = make(Node::Kind::kScalar, m, anchor);
-    node->quoted = tag == "!";  // yaml-cpp tags a quoted scalar "!", a plain one "?"
-    node->scalar = value;
-    add(node);
-  }
-  void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t anchor,
-                       YAML::EmitterStyle::value) override {
-    open(make(Node::Kind::kSequence, m, anchor));
-  }
-  void OnSequenceEnd() override { close(); }
-  void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t anchor,
-                  YAML::EmitterStyle::value) override {
-    open(make(Node::Kind::kMap, m, anchor));
-  }
-  void OnMapEnd() override { close(); }
 
  private:
   struct Open {
@@ -105,19 +158,15 @@ class Builder : public YAML::EventHandler {
     const Node* key = nullptr;  // a mapping's key waiting for its value
   };
 
-  Node* make(Node::Kind kind, const YAML::Mark& mark, YAML::anchor_t anchor) {
+  Node* make(Node::Kind kind, const yaml_event_t& event, const yaml_char_t* anchor) {
     Node& node = nodes_.emplace_back();
     node.kind = kind;
-    node.position = position_of(mark);
-    if (anchor != YAML::NullAnchor) {
-      if (anchors_.size() <= anchor) anchors_.resize(anchor + 1);
-      anchors_[anchor] = &node;
-    }
+    node.position = position_of(event.start_mark);
+    if (anchor != nullptr) anchors_[std::string(text_of(anchor))] = &node;
     return &node;
   }
 
   void add(const Node* node) {
-    if (node == nullptr) node = make(Node::Kind::kNull, YAML::Mark::null_mark(), 0);
     if (open_.empty()) {
       root_ = node;
       return;
@@ -138,37 +187,54 @@ class Builder : public YAML::EventHandler {
     open_.push_back({node});
   }
 
-  void close() { open_.pop_back(); }
-
   std::deque<Node>& nodes_;
   std::vector<Open> open_;
-  std::vector<const Node*> anchors_;
+  std::map<std::string, const Node*, std::less<>> anchors_;
   const Node* root_ = nullptr;
 };
 
 }  // namespace
 
-// One pass of the parser over the first document, then two steps into a
-// second one if there is any. Never YAML::LoadAll: yaml-cpp 0.7 turns stray
-// text after a flow collection ("{a},") into an endless run of empty
-// documents, and LoadAll collects them until memory runs out.
+// The first document's events into nodes, then one step into a second
+// document if there is any: a second document is refused at its first
+// node, before the parser reads (or chokes on) the rest of it.
 PolicyResult<Document> Document::parse(const std::string& text, const std::string& file_name) {
   Document doc;
-  try {
-    std::istringstream in(text);
-    YAML::Parser parser(in);
-    Builder builder(*doc.nodes_);
-    if (parser.HandleNextDocument(builder)) doc.root_ = builder.root();
-    DocumentStart second;
-    if (parser.HandleNextDocument(second)) {
-      Position p = position_of(second.mark.value_or(YAML::Mark::null_mark()));
+  Events events(text);
+  Builder builder(*doc.nodes_);
+  bool in_document = false;
+  bool document_ended = false;
+  while (true) {
+    const yaml_event_t* event = events.next();
+    if (event == nullptr) return std::unexpected(events.error(file_name, text));
+    if (event->type == YAML_STREAM_END_EVENT) break;
+    if (event->type == YAML_DOCUMENT_START_EVENT) {
+      if (!document_ended) {
+        in_document = true;
+        continue;
+      }
+      // The second document: refused where its first node starts, or
+      // where it does if it has none.
+      Position p = position_of(event->start_mark);
+      if (const yaml_event_t* first = events.next();
+          first != nullptr && first->type != YAML_DOCUMENT_END_EVENT) {
+        p = position_of(first->start_mark);
+      }
       return std::unexpected(
           PolicyError{file_name, p.line, p.column, "", "more than one YAML document"});
     }
-  } catch (const YAML::Exception& e) {
-    Position p = position_of(e.mark);
-    return std::unexpected(PolicyError{file_name, p.line, p.column, "", e.msg});
+    if (event->type == YAML_DOCUMENT_END_EVENT) {
+      in_document = false;
+      document_ended = true;
+      continue;
+    }
+    if (!in_document) continue;  // STREAM_START
+    if (auto problem = builder.take(*event)) {
+      Position p = position_of(event->start_mark);
+      return std::unexpected(PolicyError{file_name, p.line, p.column, "", *problem});
+    }
   }
+  doc.root_ = builder.root();
   if (doc.root_ == nullptr) doc.root_ = &doc.nodes_->emplace_back();  // no document: null
   return doc;
 }

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <seccomp.h>
 #include <unistd.h>
+#include <yaml.h>
 
 #include <csignal>
 
@@ -27,10 +28,12 @@ namespace {
 
 int print_version() {
   const scmp_version* seccomp = seccomp_version();
-  std::printf("openshell-supervisor %s (libssh %s, libseccomp %u.%u.%u, %s, protobuf %s)\n",
-              OPENSHELL_VERSION, ssh_version(0), seccomp->major, seccomp->minor, seccomp->micro,
-              OpenSSL_version(OPENSSL_VERSION),
-              google::protobuf::internal::VersionString(GOOGLE_PROTOBUF_VERSION).c_str());
+  std::printf(
+      "openshell-supervisor %s (libssh %s, libseccomp %u.%u.%u, %s, protobuf %s, libyaml %s)\n",
+      OPENSHELL_VERSION, ssh_version(0), seccomp->major, seccomp->minor, seccomp->micro,
+      OpenSSL_version(OPENSSL_VERSION),
+      google::protobuf::internal::VersionString(GOOGLE_PROTOBUF_VERSION).c_str(),
+      yaml_get_version_string());
   return 0;
 }
 

@@ -8,7 +8,7 @@ packages=(
   # build
   meson ninja-build pkg-config g++ protobuf-compiler libprotobuf-dev
   libseccomp-dev libcap-ng-dev libboost1.81-dev libspdlog-dev libfmt-dev
-  libssh-dev libssl-dev zlib1g-dev libyaml-cpp-dev libgtest-dev libgmock-dev
+  libssh-dev libssl-dev zlib1g-dev libyaml-dev libgtest-dev libgmock-dev
   libc-ares-dev
   # tests: the empty-root probe, real SSH clients, the anchors of the benchmarks
   busybox-static openssh-client openssh-server rsync python3 util-linux
@@ -24,7 +24,7 @@ packages=(
   # beside the amd64 ones; apt upgrades an amd64 one to the same version)
   libprotobuf-dev:arm64 libseccomp-dev:arm64 libcap-ng-dev:arm64
   libboost1.81-dev:arm64 libspdlog-dev:arm64 libfmt-dev:arm64 libssh-dev:arm64
-  libssl-dev:arm64 zlib1g-dev:arm64 libc-ares-dev:arm64
+  libssl-dev:arm64 zlib1g-dev:arm64 libc-ares-dev:arm64 libyaml-dev:arm64
 )
 
 # The arm64 packages above need the architecture known to dpkg (and then
@@ -52,25 +52,6 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# libyaml-cpp-dev is not Multi-Arch: same: its arm64 package cannot sit
-# beside the amd64 one. The cross build takes it unpacked under
-# /opt/openshell-cross/aarch64 (image/cross-arm64.ini), its .pc pointed there.
-cross_root=/opt/openshell-cross/aarch64
-if [ ! -f "$cross_root/usr/lib/aarch64-linux-gnu/libyaml-cpp.a" ]; then
-  echo "setup-machine: unpacking libyaml-cpp-dev:arm64 under $cross_root" >&2
-  tmp=$(mktemp -d)
-  chown _apt "$tmp"  # apt downloads as _apt
-  (cd "$tmp" && apt-get download -qq libyaml-cpp-dev:arm64)
-  dpkg-deb -x "$tmp"/libyaml-cpp-dev_*_arm64.deb "$tmp/root"
-  # Static only: the .so link points at libyaml-cpp0.7:arm64, not installed.
-  rm "$tmp/root/usr/lib/aarch64-linux-gnu/libyaml-cpp.so"
-  sed -i "s|^prefix=/usr\$|prefix=$cross_root/usr|" \
-    "$tmp/root/usr/lib/aarch64-linux-gnu/pkgconfig/yaml-cpp.pc"
-  rm -rf "$cross_root"
-  mkdir -p "$(dirname "$cross_root")"
-  mv "$tmp/root" "$cross_root"
-  rm -rf "$tmp"
-fi
 if ! command -v npm >/dev/null 2>&1; then
   echo "setup-machine: installing npm" >&2
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null

@@ -9,7 +9,7 @@
 #     on any arm64 node, as the amd64 one);
 #   - `version` prints VERSION's version and the same library versions as
 #     the amd64 binary of this checkout (one source, one set of libraries);
-#   - policy parsing and validation (yaml-cpp, protobuf, the policy
+#   - policy parsing and validation (libyaml, protobuf, the policy
 #     library) give, byte for byte, the amd64 binary's diagnostics and exit
 #     status on invalid policies;
 #   - `check` with a valid policy gets through loading and compiling it

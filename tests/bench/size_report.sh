@@ -171,7 +171,6 @@ if own_total:
               ("openshell (other)", r"openshell::"),
               ("boost (asio, beast)", r"boost::"),
               ("spdlog, fmt", r"spdlog::|fmt::"),
-              ("YAML::", r"YAML::"),
               ("std:: (instantiations)", r"std::|__gnu_cxx::")]
     mangled = sorted(k for k in own_sections if k)
     demangled = subprocess.run(["c++filt"], input="\n".join(mangled), capture_output=True,
