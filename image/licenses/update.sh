@@ -11,14 +11,14 @@ while read -r lib pkg spdx; do
     src=/usr/share/doc/$pkg/copyright
     [ -r "$src" ] || { echo "update.sh: $src missing: apt-get install $pkg" >&2; exit 1; }
     { echo "Library: $lib"
-      echo "Debian package: $pkg $(dpkg-query -W -f='${Version}' "$pkg")"
+      echo "Debian package: $pkg $(dpkg-query -W -f='${Version}\n' "$pkg" | head -n 1)"
       echo "License: $spdx"
       echo
       cat "$src"; } > "$here/$lib.txt"
 done < "$here/libraries"
 # Boost (Asio, header-only): the Boost Software License block of its copyright file.
 { echo "Library: boost (Asio, header-only)"
-  echo "Debian package: libboost1.81-dev $(dpkg-query -W -f='${Version}' libboost1.81-dev)"
+  echo "Debian package: libboost1.81-dev $(dpkg-query -W -f='${Version}\n' libboost1.81-dev | head -n 1)"
   echo "License: BSL-1.0"
   echo
   sed -n '/^ Boost Software License - Version 1.0/,/^ OTHER DEALINGS IN THE SOFTWARE\./p' \
