@@ -147,7 +147,7 @@ class Builder {
       case YAML_MAPPING_END_EVENT:
         open_.pop_back();
         return std::nullopt;
-      default:
+      default:  // the stream's start
         return std::nullopt;
     }
   }
@@ -202,17 +202,13 @@ PolicyResult<Document> Document::parse(const std::string& text, const std::strin
   Document doc;
   Events events(text);
   Builder builder(*doc.nodes_);
-  bool in_document = false;
   bool document_ended = false;
   while (true) {
     const yaml_event_t* event = events.next();
     if (event == nullptr) return std::unexpected(events.error(file_name, text));
     if (event->type == YAML_STREAM_END_EVENT) break;
     if (event->type == YAML_DOCUMENT_START_EVENT) {
-      if (!document_ended) {
-        in_document = true;
-        continue;
-      }
+      if (!document_ended) continue;
       // The second document: refused where its first node starts, or
       // where it does if it has none.
       Position p = position_of(event->start_mark);
@@ -224,11 +220,9 @@ PolicyResult<Document> Document::parse(const std::string& text, const std::strin
           PolicyError{file_name, p.line, p.column, "", "more than one YAML document"});
     }
     if (event->type == YAML_DOCUMENT_END_EVENT) {
-      in_document = false;
       document_ended = true;
       continue;
     }
-    if (!in_document) continue;  // STREAM_START
     if (auto problem = builder.take(*event)) {
       Position p = position_of(event->start_mark);
       return std::unexpected(PolicyError{file_name, p.line, p.column, "", *problem});

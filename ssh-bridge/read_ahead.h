@@ -4,7 +4,7 @@
 // per 4 KiB: a 1 GiB upload costs 265,000 of each, and each small read also
 // makes the kernel consider a window update. The build links libssh with its
 // recv, poll and close renamed to the three functions below
-// (ssh-bridge/meson.build), so for a socket registered here one recv takes
+// (the top-level meson.build), so for a socket registered here one recv takes
 // everything queued, up to kChunk, and libssh is served the rest from memory:
 // poll reports such a socket readable while bytes wait, and close drops them.
 // A socket not registered, and any call with flags, goes straight to the

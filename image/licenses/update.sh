@@ -6,19 +6,21 @@
 # Usage: image/licenses/update.sh   (from anywhere; writes next to itself)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
+# One version: an arm64 twin (Multi-Arch: same) is listed too, at the same one.
+version() { dpkg-query -W -f='${Version}\n' "$1" | head -n 1; }
 # library  package  SPDX
 while read -r lib pkg spdx; do
     src=/usr/share/doc/$pkg/copyright
     [ -r "$src" ] || { echo "update.sh: $src missing: apt-get install $pkg" >&2; exit 1; }
     { echo "Library: $lib"
-      echo "Debian package: $pkg $(dpkg-query -W -f='${Version}\n' "$pkg" | head -n 1)"
+      echo "Debian package: $pkg $(version "$pkg")"
       echo "License: $spdx"
       echo
       cat "$src"; } > "$here/$lib.txt"
 done < "$here/libraries"
 # Boost (Asio, header-only): the Boost Software License block of its copyright file.
 { echo "Library: boost (Asio, header-only)"
-  echo "Debian package: libboost1.81-dev $(dpkg-query -W -f='${Version}\n' libboost1.81-dev | head -n 1)"
+  echo "Debian package: libboost1.81-dev $(version libboost1.81-dev)"
   echo "License: BSL-1.0"
   echo
   sed -n '/^ Boost Software License - Version 1.0/,/^ OTHER DEALINGS IN THE SOFTWARE\./p' \
