@@ -242,12 +242,17 @@ for direction in download upload; do
     done
   done
 done
+# AES-128-GCM's own rate on this CPU, in kB/s, through the OpenSSL that the
+# client, sshd and the bridge (statically) all use: a cost no server avoids.
+gcm=$(openssl speed -evp aes-128-gcm -bytes 32768 -seconds 2 2>/dev/null |
+      awk '/^AES-128-GCM/ {sub(/k$/, "", $2); print $2}')
 # Per direction: medians of each column over the rounds, and the ratios of
 # the rounds' pairs.
 python3 - "$(nproc)" "${runs[download.bridge]}" "${runs[download.sshd]}" \
-  "${runs[upload.bridge]}" "${runs[upload.sshd]}" <<'PY'
+  "${runs[upload.bridge]}" "${runs[upload.sshd]}" "${gcm:-0}" <<'PY'
 import statistics, sys
 cpus = int(sys.argv[1])
+gcm = float(sys.argv[6]) * 1000  # bytes/s; 0 without the openssl tool
 def rows(arg):
     return [list(map(float, r.split())) for r in arg.split(";") if r.strip()]
 def med(rs, i):
@@ -280,4 +285,7 @@ for name, b, s in (("download", rows(sys.argv[2]), rows(sys.argv[3])),
     budget = cpus * 1024 / (1.5 * med(s, 0)) - rest
     print(f"   server CPU seconds per GiB for 1.5x sshd, at most: {budget:.2f} "
           f"(the bridge spent {med(b, 3):.2f}; sshd about {med(s, 2) - rest:.2f})")
+    if gcm > 0:
+        print(f"   of which decryption alone takes {2**30 / gcm:.2f} (AES-128-GCM at "
+              f"{gcm / 1e9:.1f} GB/s, openssl speed with 32 KiB blocks)")
 PY
