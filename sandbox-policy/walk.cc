@@ -33,12 +33,17 @@ std::string_view text_of(const yaml_char_t* text) {
   return text == nullptr ? std::string_view() : reinterpret_cast<const char*>(text);
 }
 
+// A scalar event's value, which may hold NUL bytes (hence its length).
+std::string_view value_of(const yaml_event_t& event) {
+  return {reinterpret_cast<const char*>(event.data.scalar.value), event.data.scalar.length};
+}
+
 // YAML's core schema: an untagged plain scalar spelled as null, or nothing
 // at all (a key without a value), is null.
 bool is_null(const yaml_event_t& event) {
   const auto& scalar = event.data.scalar;
   if (scalar.style != YAML_PLAIN_SCALAR_STYLE || scalar.tag != nullptr) return false;
-  std::string_view value(reinterpret_cast<const char*>(scalar.value), scalar.length);
+  std::string_view value = value_of(event);
   return value.empty() || value == "~" || value == "null" || value == "Null" || value == "NULL";
 }
 
@@ -133,7 +138,7 @@ class Builder {
         Node* node = make(Node::Kind::kScalar, event, scalar.anchor);
         // A quoted or block scalar, or one tagged "!", is a string as written.
         node->quoted = scalar.style != YAML_PLAIN_SCALAR_STYLE || text_of(scalar.tag) == "!";
-        node->scalar.assign(reinterpret_cast<const char*>(scalar.value), scalar.length);
+        node->scalar = value_of(event);
         add(node);
         return std::nullopt;
       }
