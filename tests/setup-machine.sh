@@ -13,6 +13,7 @@ packages=(
   # tests: the empty-root probe, real SSH clients, the anchors of the benchmarks
   busybox-static openssh-client openssh-server rsync python3 util-linux
   iproute2 bubblewrap tini procps python3-paramiko file git ca-certificates curl strace
+  openssl
   # fuzz build: clang 16 is the first to compile std::expected; its
   # libFuzzer and sanitizer runtimes; llvm-symbolizer for readable reports
   clang-16 libclang-rt-16-dev llvm
